@@ -1,0 +1,216 @@
+"""The one comparison helper: used by every test, the judge and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from parity.tolerances import Tolerance, tolerance
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One tensor of one stage between two implementations.
+
+    max_abs is max|actual - expected|, at ``index`` where the two values are ``actual`` and
+    ``expected``; max_rel is max_abs / max|expected| (relative to the tensor's magnitude).
+    ``problem`` is set when shapes differ or values are not finite: then it failed outright.
+    """
+
+    stage: str
+    tensor: str
+    pair: tuple[str, str]  # (actual's name, expected's name)
+    dtype: str
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float
+    scale: float  # max|expected|: what rtol is relative to
+    index: tuple[int, ...]
+    actual: float
+    expected: float
+    tolerance: Tolerance
+    passed: bool
+    problem: str | None = None
+
+    def message(self) -> str:
+        """One line naming stage, pair, tensor, error, where, both values and the tolerance."""
+        a, e = self.pair
+        head = f"{self.stage} {a} vs {e} {self.tensor}"
+        if self.problem:
+            return f"{head}: {self.problem}"
+        verdict = "ok" if self.passed else "MISMATCH"
+        bound = self.tolerance.bound(self.scale)
+        return (
+            f"{head}: {verdict} max|diff| {self.max_abs:.3e} (rel {self.max_rel:.3e}) at "
+            f"{list(self.index)}: {a} {self.actual!r} vs {e} {self.expected!r}; tolerance "
+            f"{self.tolerance.describe()} = {bound:.1e} [{self.dtype}]"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["tolerance"] = {
+            "atol": self.tolerance.atol,
+            "rtol": self.tolerance.rtol,
+            "reason": self.tolerance.reason,
+        }
+        out["pair"] = list(self.pair)
+        out["shape"] = list(self.shape)
+        out["index"] = list(self.index)
+        return out
+
+
+def compare(
+    actual: object,
+    expected: object,
+    *,
+    stage: str,
+    tensor: str,
+    dtype: str,
+    pair: tuple[str, str] = ("actual", "expected"),
+    tol: Tolerance | None = None,
+) -> Comparison:
+    """Compare two arrays of the same shape under the table's tolerance for (stage, dtype)."""
+    tol = tol if tol is not None else tolerance(stage, dtype)
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    empty = dict(
+        max_abs=float("inf"),
+        max_rel=float("inf"),
+        scale=float("nan"),
+        index=(),
+        actual=float("nan"),
+    )
+    base = dict(stage=stage, tensor=tensor, pair=pair, dtype=str(dtype), tolerance=tol)
+    if a.shape != e.shape:
+        return Comparison(
+            **base,
+            **empty,
+            shape=e.shape,
+            expected=float("nan"),
+            passed=False,
+            problem=f"shape {a.shape} vs {e.shape}",
+        )
+    for name, values in ((pair[0], a), (pair[1], e)):
+        if not np.isfinite(values).all():
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+            return Comparison(
+                **base,
+                **empty,
+                shape=e.shape,
+                expected=float("nan"),
+                passed=False,
+                problem=f"{name} is not finite at {list(where)}: {values[where]!r}",
+            )
+    if a.size == 0:
+        return Comparison(
+            **base,
+            shape=e.shape,
+            max_abs=0.0,
+            max_rel=0.0,
+            scale=0.0,
+            index=(),
+            actual=0.0,
+            expected=0.0,
+            passed=True,
+        )
+    diff = np.abs(a - e)
+    flat = int(np.argmax(diff))
+    index = tuple(int(i) for i in np.unravel_index(flat, e.shape))
+    max_abs = float(diff.reshape(-1)[flat])
+    scale = float(np.abs(e).max())
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+    return Comparison(
+        **base,
+        shape=e.shape,
+        max_abs=max_abs,
+        max_rel=max_rel,
+        scale=scale,
+        index=index,
+        actual=float(a.reshape(-1)[flat]),
+        expected=float(e.reshape(-1)[flat]),
+        passed=max_abs <= tol.bound(scale),
+    )
+
+
+def compare_params(
+    actual: dict[str, object],
+    expected: dict[str, object],
+    *,
+    stage: str,
+    dtype: str,
+    pair: tuple[str, str] = ("actual", "expected"),
+    tol: Tolerance | None = None,
+) -> list[Comparison]:
+    """``compare`` per key of two params (or gradients) dicts; a missing key is a failure."""
+    results = []
+    for key in expected:
+        if key not in actual:
+            results.append(
+                Comparison(
+                    stage=stage,
+                    tensor=key,
+                    pair=pair,
+                    dtype=str(dtype),
+                    shape=np.shape(expected[key]),
+                    max_abs=float("inf"),
+                    max_rel=float("inf"),
+                    scale=float("nan"),
+                    index=(),
+                    actual=float("nan"),
+                    expected=float("nan"),
+                    tolerance=tol or tolerance(stage, dtype),
+                    passed=False,
+                    problem=f"{pair[0]} has no {key!r} (keys {sorted(actual)})",
+                )
+            )
+            continue
+        results.append(
+            compare(
+                actual[key],
+                expected[key],
+                stage=stage,
+                tensor=key,
+                dtype=dtype,
+                pair=pair,
+                tol=tol,
+            )
+        )
+    return results
+
+
+def assert_close(
+    actual: object,
+    expected: object,
+    *,
+    stage: str,
+    tensor: str,
+    dtype: str,
+    pair: tuple[str, str] = ("actual", "expected"),
+    tol: Tolerance | None = None,
+) -> Comparison:
+    """``compare`` and raise AssertionError with its message when it fails (for tests)."""
+    result = compare(actual, expected, stage=stage, tensor=tensor, dtype=dtype, pair=pair, tol=tol)
+    if not result.passed:
+        raise AssertionError(result.message())
+    return result
+
+
+def assert_params_close(
+    actual: dict[str, object],
+    expected: dict[str, object],
+    *,
+    stage: str,
+    dtype: str,
+    pair: tuple[str, str] = ("actual", "expected"),
+    tol: Tolerance | None = None,
+) -> list[Comparison]:
+    """``compare_params`` and raise with every failing key's message."""
+    results = compare_params(actual, expected, stage=stage, dtype=dtype, pair=pair, tol=tol)
+    failures = [r.message() for r in results if not r.passed]
+    if failures:
+        raise AssertionError("\n".join(failures))
+    return results

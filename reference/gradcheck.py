@@ -1,0 +1,142 @@
+"""Central finite differences on the reference, framework-free: is backprop the loss's gradient?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.losses import loss_value
+from reference.model import Params, _forward, as_inputs, as_labels, as_params, gradients, one_hot
+from reference.spec import Spec
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class ParamCheck:
+    """The worst entry of one parameter: CS231n's |a - n| / max(|a| + |n|, tiny)."""
+
+    key: str
+    n_checked: int  # entries compared (all of them, or a seeded subset, less kinks)
+    n_entries: int
+    n_kinks: int  # relu entries skipped: their stencil crossed a kink
+    max_rel_error: float
+    index: tuple[int, ...]  # where the worst entry is
+    analytic: float  # backprop's value there
+    numeric: float  # the finite difference there
+
+    def passed(self, tol: float) -> bool:
+        return self.max_rel_error <= tol
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """Per-parameter results of one finite-difference check, in param-key order."""
+
+    spec: Spec
+    eps: float
+    params: tuple[ParamCheck, ...]
+
+    @property
+    def worst(self) -> ParamCheck:
+        return max(self.params, key=lambda r: r.max_rel_error)
+
+    def passed(self, tol: float) -> bool:
+        return all(r.passed(tol) for r in self.params)
+
+    def failures(self, tol: float) -> list[str]:
+        """One line per parameter over ``tol``, naming it, the entry, both values and the error."""
+        return [
+            f"gradcheck {r.key}{list(r.index)}: backprop {r.analytic:.6e} vs finite difference "
+            f"{r.numeric:.6e}, relative error {r.max_rel_error:.2e} > tolerance {tol:.0e}"
+            for r in self.params
+            if not r.passed(tol)
+        ]
+
+
+def rel_error(a: Array, b: Array) -> Array:
+    """Elementwise |a - b| / max(|a| + |b|, tiny): 0 when both are 0, at most 1."""
+    denom = np.maximum(np.abs(a) + np.abs(b), np.finfo(np.float64).tiny)
+    return np.abs(a - b) / denom
+
+
+def check_entries(n_entries: int, max_entries: int, rng: np.random.Generator) -> Array:
+    """Flat indices to check: all when there are at most ``max_entries``, else a seeded subset."""
+    if n_entries <= max_entries:
+        return np.arange(n_entries)
+    return np.sort(rng.choice(n_entries, size=max_entries, replace=False))
+
+
+def gradcheck(
+    spec: Spec,
+    params: dict[str, object],
+    X: object,
+    y: object,
+    *,
+    eps: float = 3e-3,
+    max_entries: int = 200,
+    seed: int = 0,
+) -> GradCheck:
+    """Compare backprop with sixth-order central differences, entry by entry.
+
+    numeric = (45 (L(θ+ε) - L(θ-ε)) - 9 (L(θ+2ε) - L(θ-2ε)) + (L(θ+3ε) - L(θ-3ε))) / 60ε.
+    Its truncation error is O(ε⁶), so ε = 3e-3 keeps truncation and float64 rounding
+    (~1e-16 |L| / ε) both near 1e-14 absolute; the 2-point difference bottoms out near 1e-10,
+    too coarse for the ~1e-7 gradients of a 3-hidden-layer sigmoid net. Backprop runs in
+    ``spec.dtype``; the differences always run in float64 on the batch-mean loss, from the same
+    parameter values. For relu, an entry whose stencil moves any pre-activation across 0 is
+    skipped (the loss has a kink there: no difference quotient means anything) and counted in
+    ``n_kinks``. Parameters with more than ``max_entries`` entries are checked on a subset drawn
+    with ``seed``. X (n, n_features), y (n,) integer labels.
+    """
+    own = as_params(spec, params)
+    analytic = gradients(spec, own, X, y)  # backprop in the spec's own dtype: what is checked
+    spec64 = spec.replace(dtype="float64")
+    p = {key: value.astype(np.float64) for key, value in own.items()}
+    X = as_inputs(spec64, X)
+    Y = one_hot(as_labels(spec64, y, X.shape[0]), spec.n_classes)
+    rng = np.random.default_rng(seed)
+    results = []
+    for key, value in p.items():
+        flat = value.reshape(-1)  # a view: nudging it nudges p[key]
+        entries = check_entries(flat.size, max_entries, rng)
+        numeric = np.full(entries.size, np.nan)
+        for j, i in enumerate(entries):
+            numeric[j] = _stencil(spec64, p, flat, int(i), X, Y, eps)
+        chosen = analytic[key].reshape(-1)[entries].astype(np.float64)
+        kinks = np.isnan(numeric)
+        errors = np.where(kinks, 0.0, rel_error(chosen, np.nan_to_num(numeric)))
+        worst = int(np.argmax(errors))
+        results.append(
+            ParamCheck(
+                key=key,
+                n_checked=int(entries.size - kinks.sum()),
+                n_entries=int(flat.size),
+                n_kinks=int(kinks.sum()),
+                max_rel_error=float(errors[worst]),
+                index=tuple(int(i) for i in np.unravel_index(entries[worst], value.shape)),
+                analytic=float(chosen[worst]),
+                numeric=float(numeric[worst]),
+            )
+        )
+    return GradCheck(spec=spec, eps=eps, params=tuple(results))
+
+
+def _stencil(spec: Spec, p: Params, flat: Array, i: int, X: Array, Y: Array, eps: float) -> float:
+    """The seven-point difference at flat[i] (a view into p); NaN when it straddles a relu kink."""
+    original = flat[i]
+    values = {}
+    signs = []
+    for step in (-3, -2, -1, 1, 2, 3):
+        flat[i] = original + step * eps
+        P, cache = _forward(spec, p, X)
+        values[step] = loss_value(spec, cache.Z[spec.n_layers], P, Y)
+        if spec.activation == "relu":
+            signs.append([cache.Z[l] > 0 for l in range(1, spec.n_layers)])
+    flat[i] = original
+    if signs and any((a != b).any() for a, b in zip(signs[0], signs[-1], strict=True)):
+        return float("nan")
+    # Differences first: a loss the nudge does not change gives exactly 0, not rounding residue.
+    d1, d2, d3 = (values[k] - values[-k] for k in (1, 2, 3))
+    return (45 * d1 - 9 * d2 + d3) / (60 * eps)
