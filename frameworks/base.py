@@ -17,7 +17,7 @@ from reference.spec import Spec
 from reference.train import History, StepCallback
 
 Array = np.ndarray
-Orders = Sequence[Array]  # one 1-D index array per epoch: the batch plan
+Orders = Sequence[Array] | Array  # one 1-D index array per epoch (or a 2-D plan)
 
 
 class FrameworkUnavailable(RuntimeError):

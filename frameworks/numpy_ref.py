@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from frameworks.base import Orders
-from reference import model, train
+from reference import model
 from reference.model import Params
 from reference.spec import Spec
 from reference.train import History, StepCallback
+from reference.train import train as sgd_train
 
 Array = np.ndarray
 
@@ -41,4 +42,4 @@ class NumpyMLP:
         eval_data: tuple[Array, Array] | None = None,
         on_step: StepCallback | None = None,
     ) -> tuple[Params, History]:
-        return train.train(spec, params, X, y, orders, eval_data=eval_data, on_step=on_step)
+        return sgd_train(spec, params, X, y, orders, eval_data=eval_data, on_step=on_step)

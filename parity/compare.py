@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ class Comparison:
     tolerance: Tolerance
     passed: bool
     problem: str | None = None
+    detail: str | None = None  # stage-specific account replacing the numeric one (predictions)
 
     def message(self) -> str:
         """One line naming stage, pair, tensor, error, where, both values and the tolerance."""
@@ -44,8 +46,11 @@ class Comparison:
             return f"{head}: {self.problem}"
         verdict = "ok" if self.passed else "MISMATCH"
         bound = self.tolerance.bound(self.scale)
+        if self.detail:
+            return f"{head}: {verdict} {self.detail}; tolerance {self.tolerance.describe()}"
+        rel = f"{self.max_rel:.3e}" if np.isfinite(self.max_rel) else "n/a"
         return (
-            f"{head}: {verdict} max|diff| {self.max_abs:.3e} (rel {self.max_rel:.3e}) at "
+            f"{head}: {verdict} max|diff| {self.max_abs:.3e} (rel {rel}) at "
             f"{list(self.index)}: {a} {self.actual!r} vs {e} {self.expected!r}; tolerance "
             f"{self.tolerance.describe()} = {bound:.1e} [{self.dtype}]"
         )
@@ -63,6 +68,35 @@ class Comparison:
         return out
 
 
+def failed(
+    stage: str,
+    tensor: str,
+    pair: tuple[str, str],
+    dtype: str,
+    tol: Tolerance,
+    problem: str,
+    shape: tuple[int, ...] = (),
+) -> Comparison:
+    """A comparison that could not be made (shape mismatch, NaN, missing key, a crash)."""
+    nan, inf = float("nan"), float("inf")
+    return Comparison(
+        stage=stage,
+        tensor=tensor,
+        pair=pair,
+        dtype=str(dtype),
+        shape=shape,
+        max_abs=inf,
+        max_rel=inf,
+        scale=nan,
+        index=(),
+        actual=nan,
+        expected=nan,
+        tolerance=tol,
+        passed=False,
+        problem=problem,
+    )
+
+
 def compare(
     actual: object,
     expected: object,
@@ -77,68 +111,38 @@ def compare(
     tol = tol if tol is not None else tolerance(stage, dtype)
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
-    empty = dict(
-        max_abs=float("inf"),
-        max_rel=float("inf"),
-        scale=float("nan"),
-        index=(),
-        actual=float("nan"),
-    )
-    base = dict(stage=stage, tensor=tensor, pair=pair, dtype=str(dtype), tolerance=tol)
     if a.shape != e.shape:
-        return Comparison(
-            **base,
-            **empty,
-            shape=e.shape,
-            expected=float("nan"),
-            passed=False,
-            problem=f"shape {a.shape} vs {e.shape}",
-        )
+        return failed(stage, tensor, pair, dtype, tol, f"shape {a.shape} vs {e.shape}", e.shape)
     for name, values in ((pair[0], a), (pair[1], e)):
         if not np.isfinite(values).all():
             where = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
-            return Comparison(
-                **base,
-                **empty,
-                shape=e.shape,
-                expected=float("nan"),
-                passed=False,
-                problem=f"{name} is not finite at {list(where)}: {values[where]!r}",
-            )
-    if a.size == 0:
-        return Comparison(
-            **base,
-            shape=e.shape,
-            max_abs=0.0,
-            max_rel=0.0,
-            scale=0.0,
-            index=(),
-            actual=0.0,
-            expected=0.0,
-            passed=True,
-        )
+            problem = f"{name} is not finite at {list(where)}: {values[where]!r}"
+            return failed(stage, tensor, pair, dtype, tol, problem, e.shape)
     diff = np.abs(a - e)
-    flat = int(np.argmax(diff))
-    index = tuple(int(i) for i in np.unravel_index(flat, e.shape))
-    max_abs = float(diff.reshape(-1)[flat])
-    scale = float(np.abs(e).max())
+    flat = int(np.argmax(diff)) if diff.size else 0
+    max_abs = float(diff.reshape(-1)[flat]) if diff.size else 0.0
+    scale = float(np.abs(e).max()) if e.size else 0.0
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     return Comparison(
-        **base,
+        stage=stage,
+        tensor=tensor,
+        pair=pair,
+        dtype=str(dtype),
         shape=e.shape,
         max_abs=max_abs,
         max_rel=max_rel,
         scale=scale,
-        index=index,
-        actual=float(a.reshape(-1)[flat]),
-        expected=float(e.reshape(-1)[flat]),
+        index=tuple(int(i) for i in np.unravel_index(flat, e.shape)) if diff.size else (),
+        actual=float(a.reshape(-1)[flat]) if diff.size else 0.0,
+        expected=float(e.reshape(-1)[flat]) if diff.size else 0.0,
+        tolerance=tol,
         passed=max_abs <= tol.bound(scale),
     )
 
 
 def compare_params(
-    actual: dict[str, object],
-    expected: dict[str, object],
+    actual: Mapping[str, object],
+    expected: Mapping[str, object],
     *,
     stage: str,
     dtype: str,
@@ -149,34 +153,12 @@ def compare_params(
     results = []
     for key in expected:
         if key not in actual:
-            results.append(
-                Comparison(
-                    stage=stage,
-                    tensor=key,
-                    pair=pair,
-                    dtype=str(dtype),
-                    shape=np.shape(expected[key]),
-                    max_abs=float("inf"),
-                    max_rel=float("inf"),
-                    scale=float("nan"),
-                    index=(),
-                    actual=float("nan"),
-                    expected=float("nan"),
-                    tolerance=tol or tolerance(stage, dtype),
-                    passed=False,
-                    problem=f"{pair[0]} has no {key!r} (keys {sorted(actual)})",
-                )
-            )
+            problem = f"{pair[0]} has no {key!r} (keys {sorted(actual)})"
+            results.append(failed(stage, key, pair, dtype, tol or tolerance(stage, dtype), problem))
             continue
         results.append(
             compare(
-                actual[key],
-                expected[key],
-                stage=stage,
-                tensor=key,
-                dtype=dtype,
-                pair=pair,
-                tol=tol,
+                actual[key], expected[key], stage=stage, tensor=key, dtype=dtype, pair=pair, tol=tol
             )
         )
     return results
@@ -200,8 +182,8 @@ def assert_close(
 
 
 def assert_params_close(
-    actual: dict[str, object],
-    expected: dict[str, object],
+    actual: Mapping[str, object],
+    expected: Mapping[str, object],
     *,
     stage: str,
     dtype: str,

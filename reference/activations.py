@@ -74,13 +74,21 @@ DERIVATIVES: dict[str, Callable[[Array, Array], Array]] = {
 }
 
 
+def shift_by_max(Z: Array) -> Array:
+    """Z minus its row max, (n, k) -> (n, k): every entry <= 0, the max exactly 0."""
+    # A row spanning more than the float range (say -1e308 and 1e308) makes the difference
+    # overflow to -inf, which is the right limit (exp gives 0); only the warning is dropped.
+    with np.errstate(over="ignore"):
+        return Z - Z.max(axis=-1, keepdims=True)
+
+
 def softmax(Z: Array) -> Array:
     """Row-wise softmax, (n, k) -> (n, k); shifted by the row max so exp never overflows."""
-    E = np.exp(Z - Z.max(axis=-1, keepdims=True))
+    E = np.exp(shift_by_max(Z))
     return E / E.sum(axis=-1, keepdims=True)
 
 
 def log_softmax(Z: Array) -> Array:
     """Row-wise log(softmax(Z)), (n, k) -> (n, k), without forming softmax (no log(0))."""
-    shifted = Z - Z.max(axis=-1, keepdims=True)
+    shifted = shift_by_max(Z)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +26,12 @@ class ParamCheck:
     index: tuple[int, ...]  # where the worst entry is
     analytic: float  # backprop's value there
     numeric: float  # the finite difference there
+    entries: Array = field(
+        repr=False, compare=False, default_factory=lambda: np.zeros(0, dtype=np.int64)
+    )
+    numerics: Array = field(
+        repr=False, compare=False, default_factory=lambda: np.zeros(0)
+    )  # NaN at kinks
 
     def passed(self, tol: float) -> bool:
         return self.max_rel_error <= tol
@@ -36,6 +43,7 @@ class GradCheck:
 
     spec: Spec
     eps: float
+    resolution: float  # differences |backprop - numeric| up to this count as agreement
     params: tuple[ParamCheck, ...]
 
     @property
@@ -61,6 +69,26 @@ def rel_error(a: Array, b: Array) -> Array:
     return np.abs(a - b) / denom
 
 
+def entry_errors(analytic: Array, numeric: Array, resolution: float) -> Array:
+    """``rel_error`` per entry, 0 where the two differ by no more than ``resolution``."""
+    errors = rel_error(analytic, numeric)
+    errors[np.abs(analytic - numeric) <= resolution] = 0.0
+    return errors
+
+
+def quotient_resolution(loss_value: float, eps: float) -> float:
+    """The smallest gradient difference the sixth-order quotient can resolve at this loss.
+
+    Each loss evaluation is off by a few ulps of |L|; the quotient combines 12 of them with
+    weights summing to 110/60 and divides by eps, so its rounding error is about
+    2 * 8 ulp(|L|) / eps. A backprop entry within that of the quotient agrees as far as finite
+    differences can tell: entries of ~1e-8 (a faint pixel's weight in MNIST's W1) would
+    otherwise show rounding noise as a relative error of ~1e-6. A real bug moves an entry by
+    far more than ~1e-12.
+    """
+    return 16 * float(np.finfo(np.float64).eps) * max(abs(loss_value), 1.0) / eps
+
+
 def check_entries(n_entries: int, max_entries: int, rng: np.random.Generator) -> Array:
     """Flat indices to check: all when there are at most ``max_entries``, else a seeded subset."""
     if n_entries <= max_entries:
@@ -70,7 +98,7 @@ def check_entries(n_entries: int, max_entries: int, rng: np.random.Generator) ->
 
 def gradcheck(
     spec: Spec,
-    params: dict[str, object],
+    params: Mapping[str, object],
     X: object,
     y: object,
     *,
@@ -87,8 +115,10 @@ def gradcheck(
     ``spec.dtype``; the differences always run in float64 on the batch-mean loss, from the same
     parameter values. For relu, an entry whose stencil moves any pre-activation across 0 is
     skipped (the loss has a kink there: no difference quotient means anything) and counted in
-    ``n_kinks``. Parameters with more than ``max_entries`` entries are checked on a subset drawn
-    with ``seed``. X (n, n_features), y (n,) integer labels.
+    ``n_kinks``. A difference within the quotient's rounding resolution
+    (``quotient_resolution``, ~1e-12) counts as agreement. Parameters with more than
+    ``max_entries`` entries are checked on a subset drawn with ``seed``.
+    X (n, n_features), y (n,) integer labels.
     """
     own = as_params(spec, params)
     analytic = gradients(spec, own, X, y)  # backprop in the spec's own dtype: what is checked
@@ -96,6 +126,8 @@ def gradcheck(
     p = {key: value.astype(np.float64) for key, value in own.items()}
     X = as_inputs(spec64, X)
     Y = one_hot(as_labels(spec64, y, X.shape[0]), spec.n_classes)
+    P0, cache0 = _forward(spec64, p, X)
+    resolution = quotient_resolution(loss_value(spec64, cache0.Z[spec.n_layers], P0, Y), eps)
     rng = np.random.default_rng(seed)
     results = []
     for key, value in p.items():
@@ -106,7 +138,8 @@ def gradcheck(
             numeric[j] = _stencil(spec64, p, flat, int(i), X, Y, eps)
         chosen = analytic[key].reshape(-1)[entries].astype(np.float64)
         kinks = np.isnan(numeric)
-        errors = np.where(kinks, 0.0, rel_error(chosen, np.nan_to_num(numeric)))
+        errors = np.zeros(entries.size)
+        errors[~kinks] = entry_errors(chosen[~kinks], numeric[~kinks], resolution)
         worst = int(np.argmax(errors))
         results.append(
             ParamCheck(
@@ -118,9 +151,11 @@ def gradcheck(
                 index=tuple(int(i) for i in np.unravel_index(entries[worst], value.shape)),
                 analytic=float(chosen[worst]),
                 numeric=float(numeric[worst]),
+                entries=entries,
+                numerics=numeric,
             )
         )
-    return GradCheck(spec=spec, eps=eps, params=tuple(results))
+    return GradCheck(spec=spec, eps=eps, resolution=resolution, params=tuple(results))
 
 
 def _stencil(spec: Spec, p: Params, flat: Array, i: int, X: Array, Y: Array, eps: float) -> float:

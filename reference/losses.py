@@ -16,7 +16,9 @@ Array = np.ndarray
 
 def cross_entropy(Z: Array, Y: Array) -> float:
     """Mean over the batch of -sum_k Y log softmax(Z); Z logits (n, k), Y one-hot (n, k)."""
-    return float(-(Y * log_softmax(Z)).sum() / Z.shape[0])
+    # Only where Y != 0: a class with log-probability -inf and target 0 contributes 0, not NaN.
+    terms = np.multiply(Y, log_softmax(Z), out=np.zeros_like(Z), where=Y != 0)
+    return float(-terms.sum() / Z.shape[0])
 
 
 def squared_error(P: Array, Y: Array) -> float:

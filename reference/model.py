@@ -8,6 +8,7 @@ output applies softmax. Gradients share the params' keys and are of the batch-ME
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,7 @@ def _draw(
 # --------------------------------------------------------------------------- validation
 
 
-def as_params(spec: Spec, params: dict[str, object]) -> Params:
+def as_params(spec: Spec, params: Mapping[str, object]) -> Params:
     """Check keys, shapes and finiteness; return the arrays in ``spec.dtype``."""
     expected = spec.param_shapes()
     missing = [k for k in expected if k not in params]
@@ -87,11 +88,11 @@ def as_params(spec: Spec, params: dict[str, object]) -> Params:
         value = np.asarray(params[key])
         if value.shape != shape:
             raise ValueError(f"params[{key!r}] has shape {value.shape}, the spec needs {shape}")
-        if not np.issubdtype(value.dtype, np.number):
-            raise ValueError(f"params[{key!r}] has dtype {value.dtype}; need numbers")
+        if not _real(value):
+            raise ValueError(f"params[{key!r}] has dtype {value.dtype}; need real numbers")
         if not np.isfinite(value).all():
-            bad = np.argwhere(~np.isfinite(value))[0]
-            raise ValueError(f"params[{key!r}] is not finite at {tuple(bad)}: {value[tuple(bad)]}")
+            bad = _first_non_finite(value)
+            raise ValueError(f"params[{key!r}] is not finite at {bad}: {value[bad]}")
         out[key] = value.astype(spec.dtype, copy=False)
     return out
 
@@ -101,13 +102,22 @@ def as_inputs(spec: Spec, X: object) -> Array:
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != spec.n_features:
         raise ValueError(f"X has shape {X.shape}; the spec needs (n_samples, {spec.n_features})")
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X has dtype {X.dtype}; need numbers")
+    if not _real(X):
+        raise ValueError(f"X has dtype {X.dtype}; need real numbers")
     X = X.astype(spec.dtype, copy=False)
     if not np.isfinite(X).all():
-        bad = tuple(np.argwhere(~np.isfinite(X))[0])
+        bad = _first_non_finite(X)
         raise ValueError(f"X is not finite at {bad}: {X[bad]}")
     return X
+
+
+def _real(a: Array) -> bool:
+    """Integer or floating dtype (not bool, complex or object)."""
+    return bool(np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating))
+
+
+def _first_non_finite(a: Array) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
 
 
 def as_labels(spec: Spec, y: object, n_samples: int) -> Array:
@@ -164,19 +174,19 @@ def _backward(spec: Spec, params: Params, cache: Cache, Y: Array) -> Params:
     return {key: grads[key] for key in spec.param_keys()}
 
 
-def forward(spec: Spec, params: dict[str, object], X: object) -> tuple[Array, Cache]:
+def forward(spec: Spec, params: Mapping[str, object], X: object) -> tuple[Array, Cache]:
     """Softmax probabilities (n, n_classes) and the cache for ``backward``."""
     return _forward(spec, as_params(spec, params), as_inputs(spec, X))
 
 
-def backward(spec: Spec, params: dict[str, object], cache: Cache, y: object) -> Params:
+def backward(spec: Spec, params: Mapping[str, object], cache: Cache, y: object) -> Params:
     """Gradients of the batch-mean loss w.r.t. every parameter, same keys and shapes as params."""
     p = as_params(spec, params)
     labels = as_labels(spec, y, cache.A[0].shape[0])
     return _backward(spec, p, cache, one_hot(labels, spec.n_classes, spec.dtype))
 
 
-def gradients(spec: Spec, params: dict[str, object], X: object, y: object) -> Params:
+def gradients(spec: Spec, params: Mapping[str, object], X: object, y: object) -> Params:
     """forward + backward on one batch: X (n, n_features), integer labels y (n,)."""
     p = as_params(spec, params)
     X = as_inputs(spec, X)
@@ -185,7 +195,7 @@ def gradients(spec: Spec, params: dict[str, object], X: object, y: object) -> Pa
     return _backward(spec, p, cache, one_hot(labels, spec.n_classes, spec.dtype))
 
 
-def loss(spec: Spec, params: dict[str, object], X: object, y: object) -> float:
+def loss(spec: Spec, params: Mapping[str, object], X: object, y: object) -> float:
     """The batch-mean loss that ``gradients`` differentiates."""
     p = as_params(spec, params)
     X = as_inputs(spec, X)
@@ -194,7 +204,7 @@ def loss(spec: Spec, params: dict[str, object], X: object, y: object) -> float:
     return loss_value(spec, cache.Z[spec.n_layers], P, one_hot(labels, spec.n_classes, P.dtype))
 
 
-def predict_proba(spec: Spec, params: dict[str, object], X: object, chunk: int = 8192) -> Array:
+def predict_proba(spec: Spec, params: Mapping[str, object], X: object, chunk: int = 8192) -> Array:
     """Softmax probabilities (n, n_classes), computed in chunks of rows to bound memory."""
     p = as_params(spec, params)
     X = as_inputs(spec, X)
@@ -202,6 +212,6 @@ def predict_proba(spec: Spec, params: dict[str, object], X: object, chunk: int =
     return np.concatenate(parts) if parts else np.empty((0, spec.n_classes), dtype=spec.dtype)
 
 
-def predict(spec: Spec, params: dict[str, object], X: object) -> Array:
+def predict(spec: Spec, params: Mapping[str, object], X: object) -> Array:
     """Predicted class labels (n,), int64: the argmax of the softmax output."""
     return predict_proba(spec, params, X).argmax(axis=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -35,14 +36,21 @@ class Spec:
     seed: int = 0  # seeds init_params and the batch plan
 
     def __post_init__(self) -> None:
-        sizes = tuple(self.sizes)
+        # NumPy scalars (np.int64(128), np.float32(0.1)) are accepted and stored as Python ones.
+        sizes = tuple(_as_int(s) for s in self.sizes)
         object.__setattr__(self, "sizes", sizes)
-        if len(sizes) < 2 or not all(isinstance(s, int) and s >= 1 for s in sizes):
+        for name in ("batch_size", "epochs", "seed"):
+            object.__setattr__(self, name, _as_int(getattr(self, name)))
+        if isinstance(self.lr, numbers.Real) and not isinstance(self.lr, bool):
+            object.__setattr__(self, "lr", float(self.lr))
+        if len(sizes) < 2 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes
+        ):
             raise ValueError(
                 f"sizes={self.sizes!r}: need at least (n_features, n_classes), ints >= 1"
             )
-        if sizes[-1] < 2:
-            raise ValueError(f"sizes={sizes!r}: softmax needs n_classes >= 2, got {sizes[-1]}")
+        if self.sizes[-1] < 2:
+            raise ValueError(f"sizes={self.sizes!r}: softmax needs n_classes >= 2")
         _one_of("activation", self.activation, ACTIVATION_NAMES)
         _one_of("loss", self.loss, LOSS_NAMES)
         _one_of("softmax_grad", self.softmax_grad, SOFTMAX_GRADS)
@@ -107,6 +115,13 @@ class Spec:
         out = asdict(self)
         out["sizes"] = list(self.sizes)
         return out
+
+
+def _as_int(value: object) -> object:
+    """Integral numbers (NumPy's too) as int; anything else unchanged, for validation to reject."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +81,7 @@ def batches(order: Array, batch_size: int) -> list[Array]:
 
 def train(
     spec: Spec,
-    params: dict[str, object],
+    params: Mapping[str, object],
     X: object,
     y: object,
     orders: Sequence[object] | Array | None = None,

@@ -1,0 +1,214 @@
+"""Reports of a judge run: console tables, Markdown, JSON (stable keys: ``Report.to_dict``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from parity.judge import Report, StageResult
+from reference.spec import Spec
+
+
+def describe_spec(spec: Spec) -> str:
+    """One line: sizes, activation, loss, dtype and SGD settings."""
+    sizes = "-".join(str(s) for s in spec.sizes)
+    extra = f" ({spec.softmax_grad} softmax derivative)" if spec.loss == "squared_error" else ""
+    bias = "biases" if spec.bias else "no biases"
+    return (
+        f"{sizes} {spec.activation}, softmax + {spec.loss}{extra}, {bias}, {spec.init} init, "
+        f"{spec.dtype}, batch {spec.batch_size}, lr {spec.lr:g}, {spec.epochs} epochs, "
+        f"seed {spec.seed}"
+    )
+
+
+def describe_data(data: dict[str, Any]) -> str:
+    """One line: where the data came from and how much of it was used."""
+    source = data.get("source") or {}
+    kind = source.get("kind", "given arrays")
+    what = "the 5,000-digit MNIST SAMPLE" if source.get("is_sample") else "MNIST"
+    where = f" ({source['path']})" if source.get("path") else ""
+    cut = f"; {source['subset']}" if source.get("subset") else ""
+    return f"{what} from {kind}{where}: {data['n_train']:,} train / {data['n_test']:,} test{cut}"
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """A plain-text table with left-aligned columns."""
+    cells = [list(header), *[list(r) for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _num(value: float | None, fmt: str = ".4f") -> str:
+    return (
+        "-"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else format(value, fmt)
+    )
+
+
+FRAMEWORK_HEADER = ("framework", "status", "final loss", "test acc", "s/epoch", "versions / reason")
+
+
+def framework_rows(report: Report) -> list[list[str]]:
+    """Per framework: status, final training loss, test accuracy, seconds per epoch."""
+    rows = []
+    for name, run in report.runs.items():
+        h = run.history
+        per_epoch = sum(h.seconds) / len(h.seconds) if h and h.seconds else None
+        acc = run.test_accuracy
+        info = run.reason or ", ".join(f"{k} {v}" for k, v in run.versions.items())
+        rows.append(
+            [
+                name,
+                run.status,
+                _num(run.final_loss),
+                "-" if acc is None else f"{acc:.2%}",
+                _num(per_epoch, ".2f"),
+                info,
+            ]
+        )
+    return rows
+
+
+STAGE_HEADER = ("stage", "pair", "worst tensor", "max|diff|", "rel", "tolerance", "result")
+
+
+def stage_rows(report: Report) -> list[list[str]]:
+    """Per stage and pair: the worst comparison (failing first), its error and the bound."""
+    rows = []
+    for result in report.stages:
+        worst = result.worst
+        if worst is None:
+            continue
+        rows.append(_stage_row(result, worst))
+    return rows
+
+
+def _stage_row(result: StageResult, worst: Any) -> list[str]:
+    pair = f"{result.pair[0]} vs {result.pair[1]}"
+    if worst.problem:
+        return [
+            result.stage,
+            pair,
+            worst.tensor,
+            "-",
+            "-",
+            worst.tolerance.describe(),
+            f"FAIL: {worst.problem}",
+        ]
+    if worst.detail:
+        verdict = "pass" if result.passed else "FAIL"
+        return [
+            result.stage,
+            pair,
+            worst.tensor,
+            _num(worst.max_abs, ".0f"),
+            "-",
+            worst.tolerance.describe(),
+            f"{verdict}: {worst.detail}",
+        ]
+    rel = f"{worst.max_rel:.1e}" if math.isfinite(worst.max_rel) else "-"
+    bound = worst.tolerance.bound(worst.scale)
+    return [
+        result.stage,
+        pair,
+        worst.tensor,
+        f"{worst.max_abs:.1e}",
+        rel,
+        f"{bound:.1e}",
+        "pass" if result.passed else "FAIL",
+    ]
+
+
+def failure_messages(report: Report) -> list[str]:
+    """Every failing comparison's message, in stage order."""
+    return [c.message() for s in report.stages for c in s.comparisons if not c.passed]
+
+
+def console(report: Report) -> str:
+    """The run's summary for a terminal: setup, two tables, failures, the verdict line."""
+    parts = [
+        f"model: {describe_spec(report.spec)}",
+        f"data:  {describe_data(report.data)}",
+        "",
+        table(framework_rows(report), FRAMEWORK_HEADER),
+        "",
+        table(stage_rows(report), STAGE_HEADER),
+    ]
+    failures = failure_messages(report)
+    if failures:
+        parts += ["", "disagreements:", *[f"  {m}" for m in failures[:20]]]
+        if len(failures) > 20:
+            parts.append(f"  ... and {len(failures) - 20} more (see report.json)")
+    timing = report.to_dict()["timing"]
+    parts += [
+        "",
+        f"time: {timing['total_seconds']:.1f} s in all, {timing['training_seconds']:.1f} s "
+        f"training, {timing['judge_seconds']:.1f} s judging",
+        f"VERDICT: {report.verdict()}",
+    ]
+    return "\n".join(parts)
+
+
+def markdown(report: Report, plots: Sequence[str] = ()) -> str:
+    """report.md: the same content for people, with the plots embedded when written."""
+    notice = (report.data.get("source") or {}).get("notice")
+    parts = [
+        "# mlp-parity report",
+        "",
+        f"**Verdict:** {report.verdict()}",
+        "",
+        f"- model: {describe_spec(report.spec)}",
+        f"- data: {describe_data(report.data)}",
+    ]
+    if notice:
+        parts.append(f"- notice: {notice}")
+    parts += [
+        "",
+        "## Frameworks",
+        "",
+        markdown_table(framework_rows(report), FRAMEWORK_HEADER),
+        "",
+        "## Stages",
+        "",
+        "Each row is the worst tensor of the stage for that pair (a failing one if any).",
+        "",
+        markdown_table(stage_rows(report), STAGE_HEADER),
+    ]
+    failures = failure_messages(report)
+    if failures:
+        parts += ["", "## Disagreements", "", *[f"- `{m}`" for m in failures]]
+    if plots:
+        parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    return "\n".join(parts) + "\n"
+
+
+def write_json(report: Report, path: Path) -> None:
+    """report.json: ``Report.to_dict`` as strict JSON (inf and NaN, never measured, become null)."""
+    path.write_text(json.dumps(_strict(report.to_dict()), indent=2, allow_nan=False) + "\n")
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _strict(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
