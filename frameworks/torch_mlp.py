@@ -334,7 +334,10 @@ class TorchMLP:
                 losses: list[Tensor] = []
                 for idx in order_t.split(spec.batch_size):  # the same chunks as `chunks`
                     batch_loss = loss_fn(module(Xt[idx]), T[idx])
-                    optimizer.zero_grad(set_to_none=True)
+                    # Zeroed in place, not freed: a fresh 800 KB dW1 every step let glibc's heap
+                    # grow by ~0.1 MB a step (measured: +450 MB transient over 10 MNIST epochs).
+                    # 0 + dW is exactly dW, so the numbers are the same either way.
+                    optimizer.zero_grad(set_to_none=False)
                     batch_loss.backward()
                     optimizer.step()
                     losses.append(batch_loss.detach())

@@ -105,7 +105,11 @@ def as_inputs(spec: Spec, X: object) -> Array:
     if not _real(X):
         raise ValueError(f"X has dtype {X.dtype}; need real numbers")
     X = X.astype(spec.dtype, copy=False)
-    if not np.isfinite(X).all():
+    # One summing pass (no bool temporary of X's size): the sum is finite when every entry is;
+    # only when it is not (a NaN/inf, or finite values overflowing) is each entry examined.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = X.sum()
+    if not np.isfinite(total) and not np.isfinite(X).all():
         bad = _first_non_finite(X)
         raise ValueError(f"X is not finite at {bad}: {X[bad]}")
     return X
