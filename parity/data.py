@@ -45,6 +45,7 @@ from parity.idx import FIX_HINT, DataError, read_images, read_labels
 
 __all__ = [
     "ENV_VAR",
+    "MIRRORS_ENV",
     "MNIST_FILES",
     "DataError",
     "DataSource",
@@ -52,6 +53,7 @@ __all__ = [
     "DownloadError",
     "FileStatus",
     "SampleWarning",
+    "configured_mirrors",
     "default_cache_dir",
     "fetch",
     "load_mnist",
@@ -63,6 +65,7 @@ __all__ = [
 ]
 
 ENV_VAR = "MLP_PARITY_DATA"
+MIRRORS_ENV = "MLP_PARITY_MIRRORS"
 N_FEATURES = 784  # 28 x 28 pixels, row-major
 N_CLASSES = 10
 SPLIT_FILES = {
@@ -410,6 +413,16 @@ def _fallback(dtype: np.dtype, reason: str) -> Dataset:
     return data
 
 
+def configured_mirrors(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Mirrors from ``$MLP_PARITY_MIRRORS`` (URLs separated by commas or spaces), else MIRRORS.
+
+    For a local mirror or a proxy; tests point it at 127.0.0.1 so no test reaches the network.
+    """
+    raw = (os.environ if environ is None else environ).get(MIRRORS_ENV, "")
+    urls = tuple(u if u.endswith("/") else u + "/" for u in raw.replace(",", " ").split())
+    return urls or MIRRORS
+
+
 def fetch(
     cache_dir: str | Path | None = None,
     *,
@@ -427,7 +440,7 @@ def fetch(
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     fetch_files(
         directory,
-        mirrors=MIRRORS if mirrors is None else mirrors,
+        mirrors=configured_mirrors() if mirrors is None else mirrors,
         timeout=timeout,
         retries=retries,
         backoff=backoff,
