@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from frameworks.base import FrameworkUnavailable, Orders
-from reference.model import Params, as_inputs, as_labels, as_params, one_hot
+from reference.model import Params, as_inputs, as_labels, as_params
 from reference.spec import Spec
 from reference.train import History, StepCallback, as_orders, batches
 
@@ -196,7 +196,9 @@ def _targets(spec: Spec, labels: Array) -> Array:
     """What ``make_loss(spec)`` takes: int64 labels (n,) or one-hot rows (n, k) in spec.dtype."""
     if spec.loss == "cross_entropy":
         return labels
-    return one_hot(labels, spec.n_classes, spec.dtype)
+    # torch's own one-hot, not the reference's: a witness must not share the subject's code.
+    hot = torch.nn.functional.one_hot(torch.from_numpy(labels), spec.n_classes)
+    return hot.numpy().astype(spec.dtype)
 
 
 def _probs(module: nn.Sequential, X: Tensor) -> Tensor:
