@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 from frameworks.base import FrameworkUnavailable, Orders, require_support
 from reference.model import Params, as_inputs, as_labels, as_params
 from reference.spec import Spec
-from reference.train import History, StepCallback, as_orders, batches
+from reference.train import History, StepCallback, as_orders
 
 Array = np.ndarray
 # _backprop(X, Y, activations, deltas, coef_grads, intercept_grads) -> (loss, coef_grads,
@@ -320,7 +320,10 @@ class SklearnMLP:
         for order in plan:
             start = time.perf_counter()
             total = 0.0
-            for idx in batches(order, spec.batch_size):
+            # Consecutive chunks of the plan, the last smaller one kept; sliced here rather than
+            # by reference.train.batches, so a witness never shares the subject's batching.
+            for i in range(0, order.shape[0], spec.batch_size):
+                idx = order[i : i + spec.batch_size]
                 total += run.step(X[idx], Y[idx]) * idx.shape[0]
                 history.steps += 1
                 if on_step is not None:

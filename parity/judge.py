@@ -1,9 +1,9 @@
 """The staged judge: every implementation from one init, over one batch plan, compared in order.
 
-Stages (``tolerances.STAGES``): init -> forward -> gradients -> step -> steps -> train_params,
-train_loss, train_accuracy, predictions. Each witness is compared with the reference
-("numpy"), and in the training stages every pair of implementations is compared. The first
-stage with a failing comparison is the finding.
+Stages (``tolerances.STAGES``): init, data -> forward -> gradients -> step -> steps ->
+train_params, train_loss, train_accuracy, predictions. Each witness is compared with the
+reference ("numpy"), and in the training stages every pair of implementations is compared.
+The first stage with a failing comparison is the finding.
 """
 
 from __future__ import annotations
@@ -21,15 +21,19 @@ import numpy as np
 import frameworks
 from frameworks.base import Framework, FrameworkUnavailable
 from parity.compare import Comparison, compare, compare_params, failed
+from parity.datacheck import PAIR as DATA_PAIR
+from parity.datacheck import check_data
 from parity.initcheck import check_init
 from parity.plan import batch_plan, steps_per_epoch
-from parity.tolerances import STAGES, tolerance
-from reference.model import Params, as_inputs, as_labels, init_params
+from parity.probes import large_logit_params
+from parity.tolerances import STAGES, Tolerance, tolerance
+from reference.model import Params, as_inputs, as_labels, as_params, init_params
 from reference.spec import Spec
 from reference.train import History
 
 Array = np.ndarray
 REFERENCE = "numpy"
+LARGE_LOGITS = "probs at large logits"  # forward's stress tensor (parity/probes.py)
 
 
 class ProgressBar(Protocol):
@@ -214,6 +218,12 @@ def log_steps(total_steps: int, points: int) -> list[int]:
     return sorted({round(float(s)) for s in np.concatenate([early, even])})
 
 
+def steps_head(order: Array, batch_size: int, k_steps: int) -> Array:
+    """The samples of the first k steps of an epoch's order (all of it when shorter), (m,)."""
+    k = min(k_steps, steps_per_epoch(order.shape[0], batch_size))
+    return order[: k * batch_size]
+
+
 def judge(
     spec: Spec,
     X_train: object,
@@ -230,12 +240,15 @@ def judge(
     data: dict[str, Any] | None = None,
     progress: ProgressFactory | None = None,
     loaded: dict[str, Framework] | None = None,
+    params0: Params | None = None,
 ) -> Report:
     """Run every stage for the reference and each named witness; return the Report.
 
     X_* (n, n_features) in [0, 1], y_* (n,) int labels. ``options`` per framework name are
     passed to its adapter (e.g. {"torch": {"device": "cuda"}}); ``loaded`` supplies adapter
-    instances directly (tests use it to judge a deliberately wrong implementation).
+    instances directly (tests use it to judge a deliberately wrong implementation);
+    ``params0`` replaces ``init_params(spec)`` as the one starting point (stage "init" checks
+    it against the distribution the spec states).
     """
     start = time.perf_counter()
     X_train = as_inputs(spec, X_train)  # once, in the spec's dtype: no adapter copies it again
@@ -243,7 +256,7 @@ def judge(
     X_test = as_inputs(spec, X_test)
     y_test = as_labels(spec, y_test, X_test.shape[0])
     plan = batch_plan(X_train.shape[0], spec.epochs, spec.seed) if plan is None else plan
-    params0 = init_params(spec)
+    params0 = init_params(spec) if params0 is None else as_params(spec, params0)
     runs, adapters = _load(spec, names, options or {}, loaded or {})
     witnesses = [n for n in adapters if n != REFERENCE]
     report = Report(
@@ -255,17 +268,25 @@ def judge(
         probe_size=probe_size,
     )
     report.stages.append(StageResult("init", (REFERENCE, "spec"), check_init(spec, params0)))
+    report.stages.append(StageResult("data", DATA_PAIR, check_data(X_train, X_test, spec.dtype)))
 
     first = plan[0]
     batch = first[: spec.batch_size]
     probe = first[:probe_size]
-    k = min(k_steps, steps_per_epoch(first.shape[0], spec.batch_size))
-    head = first[: k * spec.batch_size]  # the samples of the first k steps, in plan order
+    head = steps_head(first, spec.batch_size, k_steps)
     X_head, y_head = X_train[head], y_train[head]  # only these rows: no full-data setup twice
     in_order = [np.arange(head.shape[0])]
     one_epoch = spec.replace(epochs=1)
+    stressed = large_logit_params(spec, params0, X_train[probe])
+
+    def forward(f: Framework) -> dict[str, Array]:
+        out = {"probs": f.forward(spec, params0, X_train[probe])}
+        if stressed is not None:
+            out[LARGE_LOGITS] = f.forward(spec, stressed, X_train[probe])
+        return out
+
     staged: list[tuple[str, Callable[[Framework], Any]]] = [
-        ("forward", lambda f: {"probs": f.forward(spec, params0, X_train[probe])}),
+        ("forward", forward),
         ("gradients", lambda f: f.gradients(spec, params0, X_train[batch], y_train[batch])),
         (
             "step",
@@ -274,14 +295,21 @@ def judge(
         ("steps", lambda f: f.train(one_epoch, params0, X_head, y_head, in_order)[0]),
     ]
     for stage, compute in staged:
-        expected = _attempt(compute, adapters[REFERENCE], REFERENCE, stage)
+        expected = _attempt(compute, adapters[REFERENCE])
         for name in witnesses:
-            actual = _attempt(compute, adapters[name], name, stage)
+            if isinstance(expected, _Failed):  # nothing to compare with: the subject's failure
+                report.stages.append(_subject_failed(stage, name, expected.text, spec.dtype))
+                continue
+            actual = _attempt(compute, adapters[name])
             report.stages.append(_compare_stage(stage, name, actual, expected, spec.dtype))
 
     _train_all(
         spec, params0, X_train, y_train, X_test, y_test, plan, adapters, runs, log_points, progress
     )
+    if runs[REFERENCE].status == "error":
+        reason = runs[REFERENCE].reason or "failed"
+        for name in witnesses:
+            report.stages.append(_subject_failed("train_params", name, reason, spec.dtype))
     for a, b in _pairs(runs):
         report.stages.extend(_training_stages(spec, runs[a], runs[b], y_test))
     report.seconds_total = time.perf_counter() - start
@@ -323,13 +351,21 @@ class _Failed:
         self.trace = traceback.format_exc()
 
 
-def _attempt(compute: Callable[[Framework], Any], adapter: Framework, name: str, stage: str) -> Any:
-    if name == REFERENCE:
-        return compute(adapter)  # the subject must not fail; if it does, that is a bug to see
+def _attempt(compute: Callable[[Framework], Any], adapter: Framework) -> Any:
+    # An implementation that crashes fails this stage, with the reason. The subject too: a
+    # subject whose training blows up into NaN must still show the earlier stage that first
+    # went wrong, rather than a traceback that hides it.
     try:
         return compute(adapter)
-    except Exception as error:  # a witness that crashes fails its stage, with the reason
+    except Exception as error:
         return _Failed(error)
+
+
+def _subject_failed(stage: str, name: str, text: str, dtype: str) -> StageResult:
+    """The stage failed for (name, reference) because the reference itself raised."""
+    pair = (name, REFERENCE)
+    tol = tolerance(stage, dtype)
+    return StageResult(stage, pair, [failed(stage, "*", pair, dtype, tol, f"{REFERENCE} {text}")])
 
 
 def _compare_stage(
@@ -339,9 +375,25 @@ def _compare_stage(
     if isinstance(actual, _Failed):
         failure = failed(stage, "*", pair, dtype, tolerance(stage, dtype), actual.text)
         return StageResult(stage, pair, [failure])
-    return StageResult(
-        stage, pair, compare_params(actual, expected, stage=stage, dtype=dtype, pair=pair)
-    )
+    comparisons = []
+    for key in expected:  # one key at a time: a stress tensor carries its own tolerance
+        tol = _tensor_tolerance(stage, key, dtype)
+        comparisons += compare_params(
+            actual,
+            {key: expected[key]},
+            stage=stage,
+            dtype=dtype,
+            pair=pair,
+            tol=tol,
+        )
+    return StageResult(stage, pair, comparisons)
+
+
+def _tensor_tolerance(stage: str, tensor: str, dtype: str) -> Tolerance | None:
+    """The table's own entry for a stress tensor; None (the stage's entry) for the rest."""
+    if (stage, tensor) == ("forward", LARGE_LOGITS):
+        return tolerance("forward_large_logits", dtype)
+    return None
 
 
 def _train_all(
@@ -377,14 +429,12 @@ def _train_all(
                     eval_data=(X_test, y_test),
                     on_step=on_step,
                 )
-            except Exception as error:
-                if name == REFERENCE:
-                    raise
+                run.seconds = time.perf_counter() - t0
+                test_probs = adapter.forward(spec, params, X_test)
+            except Exception as error:  # the subject's too (see _attempt): reported, not raised
                 run.status, run.reason = "error", _Failed(error).text
                 continue
-            run.seconds = time.perf_counter() - t0
-        run.params, run.history = params, history
-        run.test_probs = adapter.forward(spec, params, X_test)
+        run.params, run.history, run.test_probs = params, history, test_probs
 
 
 def _step_hook(
@@ -414,8 +464,8 @@ def _step_hook(
 def _pairs(runs: dict[str, Run]) -> list[tuple[str, str]]:
     """(actual, expected) pairs of trained runs: each witness vs the reference, then witnesses."""
     trained = [n for n, r in runs.items() if r.status == "ok" and r.params is not None]
-    pairs = [(n, REFERENCE) for n in trained if n != REFERENCE]
     witnesses = [n for n in trained if n != REFERENCE]
+    pairs = [(n, REFERENCE) for n in witnesses] if REFERENCE in trained else []
     return pairs + list(combinations(witnesses, 2))
 
 
