@@ -13,7 +13,6 @@ memory passes NumPy cannot fuse into a product: the update ``W -= D.T @ A`` (mat
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from parity.data import load_mnist  # noqa: E402
+from parity.data import ENV_VAR, load_mnist  # noqa: E402
 from reference import init_params, one_hot, standard, train  # noqa: E402
 
 BATCH, LR = 128, 0.5
@@ -97,15 +96,16 @@ def fused_epoch(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get("MLP_PARITY_DATA") or str(
-        ROOT.parent / "shared" / "datasets" / "mnist"
+    parser.add_argument(
+        "--data-dir", help=f"the four MNIST .gz files (default: ${ENV_VAR}, then the cache)"
     )
-    parser.add_argument("--data-dir", default=default)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     data = load_mnist(args.data_dir)
     if data.source.is_sample:
-        sys.exit("the floor is measured on the full 60000 x 784 training set: set --data-dir")
+        sys.exit(
+            f"the floor needs the full 60000 x 784 training set: pass --data-dir or set {ENV_VAR}"
+        )
     X, Y = data.X_train, one_hot(data.y_train, 10)
     spec = standard(batch_size=BATCH, lr=LR, epochs=1)
     p0 = init_params(spec)

@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from parity.data import ENV_VAR, load_mnist, locate  # noqa: E402
+
 WALL_BOUND_S = 60.0
 RATIO_BOUND = 1.1
 PEAK_BOUND_GB = 1.2
@@ -42,7 +44,6 @@ PEAK_BOUND_GB = 1.2
 def train_alone(name: str, data_dir: str, epochs: int) -> None:
     """The child process of step 2: one framework's training and nothing else."""
     import frameworks
-    from parity.data import load_mnist
     from parity.plan import batch_plan
     from reference.model import init_params
     from reference.spec import standard
@@ -79,10 +80,9 @@ def verdict(ok: bool) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get("MLP_PARITY_DATA") or str(
-        ROOT.parent / "shared" / "datasets" / "mnist"
+    parser.add_argument(
+        "--data-dir", help=f"the four MNIST .gz files (default: ${ENV_VAR}, then the cache)"
     )
-    parser.add_argument("--data-dir", default=default)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--frameworks", default="numpy,torch,sklearn")
     parser.add_argument("--alone", help=argparse.SUPPRESS)  # the child process of step 2
@@ -90,6 +90,10 @@ def main() -> int:
     if args.alone:
         train_alone(args.alone, args.data_dir, args.epochs)
         return 0
+    source = locate(args.data_dir)  # the project's data setting, resolved once for every process
+    if source.kind == "download":
+        sys.exit(f"the benchmark needs the full MNIST: pass --data-dir, set {ENV_VAR}, or fetch it")
+    args.data_dir = source.path
     names = args.frameworks.split(",")
     print(f"MNIST from {args.data_dir}; {os.cpu_count()} CPUs; {args.epochs} epochs; {names}")
 

@@ -32,11 +32,15 @@ def _tox_envs() -> list[str]:
     return [env for pattern in patterns for env in _expand(pattern)]
 
 
-def _workflow_matrix() -> dict[str, str]:
-    """env -> python of each `- { env: ..., python: "..." }` row of the tox job's matrix."""
+def _workflow_rows() -> list[tuple[str, str]]:
+    """(env, python) of each `- { env: ..., python: "..." }` row of the tox job's matrix."""
     text = WORKFLOW.read_text()
-    rows = re.findall(r"-\s*\{\s*env:\s*([\w-]+),\s*python:\s*\"([\d.]+)\"", text)
-    return dict(rows)
+    return re.findall(r"-\s*\{\s*env:\s*([\w-]+),\s*python:\s*\"([\d.]+)\"", text)
+
+
+def _workflow_matrix() -> dict[str, str]:
+    """env -> python of the tox job's matrix."""
+    return dict(_workflow_rows())
 
 
 def test_brace_expansion() -> None:
@@ -47,6 +51,8 @@ def test_brace_expansion() -> None:
 def test_env_list_has_no_duplicates() -> None:
     envs = _tox_envs()
     assert len(envs) == len(set(envs)), envs
+    jobs = [env for env, _ in _workflow_rows()]
+    assert len(jobs) == len(set(jobs)), f"workflow matrix repeats a job: {jobs}"
 
 
 def test_workflow_runs_every_tox_environment() -> None:
