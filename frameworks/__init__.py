@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from frameworks.base import Framework, FrameworkUnavailable, Unsupported, require_support
+from frameworks.contract import Framework, FrameworkUnavailable, Unsupported, require_support
 
 __all__ = [
     "NAMES",
+    "REFERENCE",
     "Framework",
     "FrameworkUnavailable",
     "Unsupported",
@@ -28,6 +29,7 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "sklearn": ("frameworks.sklearn_mlp", "SklearnMLP", "sklearn"),
 }
 NAMES = tuple(_REGISTRY)
+REFERENCE = "numpy"  # the subject: every witness is compared with it
 
 
 def load(name: str, **options: Any) -> Framework:

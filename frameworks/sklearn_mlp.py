@@ -23,10 +23,20 @@ from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 
-from frameworks.base import FrameworkUnavailable, Orders, require_support
-from reference.model import Params, as_inputs, as_labels, as_params
+from frameworks.contract import (
+    EvalData,
+    FrameworkUnavailable,
+    History,
+    Orders,
+    Params,
+    StepCallback,
+    as_inputs,
+    as_labels,
+    as_params,
+    prepare,
+    require_support,
+)
 from reference.spec import Spec
-from reference.train import History, StepCallback, as_orders
 
 Array = np.ndarray
 # _backprop(X, Y, activations, deltas, coef_grads, intercept_grads) -> (loss, coef_grads,
@@ -294,19 +304,14 @@ class SklearnMLP:
         y: Array,
         orders: Orders,
         *,
-        eval_data: tuple[Array, Array] | None = None,
+        eval_data: EvalData | None = None,
         on_step: StepCallback | None = None,
     ) -> tuple[Params, History]:
         require_support(self, spec)
-        p = as_params(spec, params)
-        X = as_inputs(spec, X)
-        labels = as_labels(spec, y, X.shape[0])
-        plan = as_orders(orders, spec.epochs, X.shape[0])
-        if eval_data is not None:
-            X_eval = as_inputs(spec, eval_data[0])
-            y_eval = as_labels(spec, eval_data[1], X_eval.shape[0])
-        run = SGDRun(spec, p)
-        Y = targets(run.estimator, labels)  # (n_samples, n_classes) bool, made once
+        given = prepare(spec, params, X, y, orders, eval_data)
+        X = given.X
+        run = SGDRun(spec, given.params)
+        Y = targets(run.estimator, given.labels)  # (n_samples, n_classes) bool, made once
         # history.loss is what _backprop returns: log-loss of probabilities clipped to
         # [eps, 1 - eps] (eps of the dtype); the reference's log-softmax is not
         # clipped. A confident right answer differs by at most eps; a true-class
@@ -317,7 +322,7 @@ class SklearnMLP:
         # that epoch's mean (3e-4 relative). Training itself is unaffected: the
         # gradient (probs - Y) is never clipped.
         history = History()
-        for order in plan:
+        for order in given.plan:
             start = time.perf_counter()
             total = 0.0
             # Consecutive chunks of the plan, the last smaller one kept; sliced here rather than
@@ -331,7 +336,8 @@ class SklearnMLP:
             history.seconds.append(time.perf_counter() - start)
             history.loss.append(total / order.shape[0])
             run.end_epoch(history.loss[-1], order.shape[0])
-            if eval_data is not None:
+            if given.eval_data is not None:
+                X_eval, y_eval = given.eval_data
                 predicted = run.estimator.predict(X_eval)
                 history.accuracy.append(float((predicted == y_eval).mean()))
         return run.snapshot(), history

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -196,3 +196,53 @@ def assert_params_close(
     if failures:
         raise AssertionError("\n".join(failures))
     return results
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def compare_predictions(
+    probs_a: Array, probs_b: Array, pair: tuple[str, str], dtype: str
+) -> Comparison:
+    """Do the argmax predictions agree? A disagreement is excused only as a near-tie.
+
+    With delta = max|probs_a - probs_b| over the whole test set, a sample whose top-two
+    probabilities are within 2*delta in both implementations may legitimately flip; such
+    flips are counted in the message, not failed. Everything else must agree exactly.
+    probs_a, probs_b (n_test, n_classes).
+    """
+    pred_a, pred_b = probs_a.argmax(axis=1), probs_b.argmax(axis=1)
+    delta = float(np.abs(probs_a - probs_b).max()) if probs_a.size else 0.0
+    differ = np.flatnonzero(pred_a != pred_b)
+    near_tie = (_margin(probs_a[differ]) <= 2 * delta) & (_margin(probs_b[differ]) <= 2 * delta)
+    excused, unexcused = differ[near_tie], differ[~near_tie]
+    tol = tolerance("predictions", dtype)
+    flags = np.zeros(pred_a.shape[0])
+    flags[unexcused] = 1.0
+    first = int(unexcused[0]) if unexcused.size else (int(differ[0]) if differ.size else 0)
+    detail = (
+        f"{unexcused.size} of {pred_a.shape[0]} test predictions differ"
+        f" ({excused.size} near-ties within 2*max|dprob| = {2 * delta:.1e} excused)"
+    )
+    if differ.size:
+        detail += (
+            f"; first at test[{first}]: {pair[0]} {pred_a[first]} vs {pair[1]} {pred_b[first]}"
+        )
+    result = compare(
+        flags,
+        np.zeros_like(flags),
+        stage="predictions",
+        tensor="test predictions",
+        dtype=dtype,
+        pair=pair,
+        tol=tol,
+    )
+    return replace(result, detail=detail)
+
+
+def _margin(probs: Array) -> Array:
+    """Top-1 minus top-2 probability per row, (n,)."""
+    if probs.shape[0] == 0:
+        return np.zeros(0)
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from frameworks.contract import Params, as_inputs, as_labels, as_params
 from reference.losses import loss_value
-from reference.model import Params, _forward, as_inputs, as_labels, as_params, gradients, one_hot
+from reference.model import forward_unchecked, gradients, one_hot
 from reference.spec import Spec
 
 Array = np.ndarray
@@ -126,7 +127,7 @@ def gradcheck(
     p = {key: value.astype(np.float64) for key, value in own.items()}
     X = as_inputs(spec64, X)
     Y = one_hot(as_labels(spec64, y, X.shape[0]), spec.n_classes)
-    P0, cache0 = _forward(spec64, p, X)
+    P0, cache0 = forward_unchecked(spec64, p, X)
     resolution = quotient_resolution(loss_value(spec64, cache0.Z[spec.n_layers], P0, Y), eps)
     rng = np.random.default_rng(seed)
     results = []
@@ -165,7 +166,7 @@ def _stencil(spec: Spec, p: Params, flat: Array, i: int, X: Array, Y: Array, eps
     signs = []
     for step in (-3, -2, -1, 1, 2, 3):
         flat[i] = original + step * eps
-        P, cache = _forward(spec, p, X)
+        P, cache = forward_unchecked(spec, p, X)
         values[step] = loss_value(spec, cache.Z[spec.n_layers], P, Y)
         if spec.activation == "relu":
             signs.append([cache.Z[l] > 0 for l in range(1, spec.n_layers)])

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import frameworks
-from frameworks.base import Framework
+from frameworks.contract import Framework, Params
 from parity.selftest import subject
 from parity.selftest.patching import Mutated, Patch, attribute, entries, swap
 from reference.activations import DERIVATIVES
-from reference.model import Params
 from reference.spec import Spec, lecture, standard
 
 Array = np.ndarray
@@ -90,7 +89,7 @@ def _sklearn(name: str) -> Callable[[], list[Patch]]:
     return patches
 
 
-_BACKWARD = ("reference.model", "_backward")
+_BACKWARD = ("reference.model", "backward_unchecked")
 _STEP = ("reference.train", "_step")
 _DELTA = ("reference.losses", "output_delta")
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from frameworks.contract import Params, as_labels
 from reference.activations import DERIVATIVES
-from reference.model import Params, as_labels, forward, one_hot
+from reference.model import forward, one_hot
 from reference.spec import Spec
 
 Array = np.ndarray

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 import frameworks
+from frameworks.contract import Params
 from parity.compare import compare
-from parity.report import describe_spec, table
+from parity.report.text import describe_spec, table
 from parity.tolerances import tolerance
 from reference.gradcheck import GradCheck, entry_errors, gradcheck
-from reference.model import Params, init_params
+from reference.model import init_params
 from reference.spec import Spec
 
 Array = np.ndarray

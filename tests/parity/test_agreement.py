@@ -14,7 +14,8 @@ import pytest
 
 import frameworks
 from parity.data import Dataset, load_mnist, subset
-from parity.judge import Report, judge
+from parity.judge import judge
+from parity.report.model import Report
 from parity.tolerances import STAGES
 from reference.spec import Spec, preset
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity.judge import steps_head
-from parity.plan import batch_plan
-from reference.model import Params, as_inputs, as_labels, init_params
+from frameworks.contract import Params, as_inputs, as_labels
+from parity.stages.plan import batch_plan, steps_head
+from reference.model import init_params
 from reference.spec import Spec
 from reference.train import train
 

@@ -14,7 +14,8 @@ import pytest
 
 import frameworks
 from parity.data import load_mnist
-from parity.judge import Report, judge
+from parity.judge import judge
+from parity.report.model import Report
 from reference.spec import standard
 
 pytestmark = pytest.mark.slow

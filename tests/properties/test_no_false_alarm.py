@@ -37,11 +37,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import frameworks
-from parity.conditioning import gradient_scale
-from parity.judge import Report, judge
-from parity.plan import batch_plan
+from parity.judge import judge
+from parity.report.model import Report
 from parity.selftest.runner import one_thread
-from parity.sensitivity import RUNS, sensitivity
+from parity.stages.conditioning import gradient_scale
+from parity.stages.floor import RUNS, sensitivity
+from parity.stages.plan import batch_plan
 from parity.tolerances import tolerance
 from reference.model import init_params
 from reference.spec import ACTIVATION_NAMES, INIT_NAMES, Spec

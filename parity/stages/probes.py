@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.model import Params, forward
+from frameworks.contract import Params
+from reference.model import forward
 from reference.spec import Spec
 
 Array = np.ndarray

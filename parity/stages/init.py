@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
+from frameworks.contract import Params
 from parity.compare import Comparison, compare
 from parity.tolerances import INIT_Z, Tolerance
-from reference.model import Params
 from reference.spec import Spec
 
 Array = np.ndarray

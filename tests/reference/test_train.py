@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from parity.compare import assert_close, assert_params_close
-from parity.plan import batch_plan
+from parity.stages.plan import batch_plan
 from reference import batches, forward, gradients, init_params, loss, predict, sgd_step, train
 from reference.spec import Spec, lecture, standard
 

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip(
     "torch", reason="torch is not installed: pip install 'mlp-parity[torch]' (CPU build)"
 )
 
 import frameworks  # noqa: E402
 from frameworks import torch_mlp  # noqa: E402
-from frameworks.base import Framework, FrameworkUnavailable  # noqa: E402
+from frameworks.contract import Framework, FrameworkUnavailable  # noqa: E402
 from frameworks.numpy_ref import NumpyMLP  # noqa: E402
 from frameworks.torch_mlp import (  # noqa: E402
     DTYPES,

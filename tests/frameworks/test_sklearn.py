@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.sklearn
 sklearn = pytest.importorskip(
     "sklearn", reason="scikit-learn is not installed: pip install 'mlp-parity[sklearn]'"
 )
@@ -18,7 +19,7 @@ sklearn = pytest.importorskip(
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
 import frameworks  # noqa: E402
-from frameworks.base import Framework, FrameworkUnavailable, Unsupported  # noqa: E402
+from frameworks.contract import Framework, FrameworkUnavailable, Params, StepCallback, Unsupported  # noqa: E402  # noqa: E402
 from frameworks.sklearn_mlp import (  # noqa: E402
     SGDRun,
     SklearnMLP,
@@ -31,11 +32,9 @@ from frameworks.sklearn_mlp import (  # noqa: E402
     to_sklearn_layout,
 )
 from parity.compare import assert_close, assert_params_close  # noqa: E402
-from parity.plan import batch_plan  # noqa: E402
+from parity.stages.plan import batch_plan  # noqa: E402
 from reference import model  # noqa: E402
-from reference.model import Params  # noqa: E402
 from reference.spec import Spec, lecture, standard  # noqa: E402
-from reference.train import StepCallback  # noqa: E402
 from reference.train import train as reference_train  # noqa: E402
 
 SIZES = (12, 8, 6, 4)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from parity.judge import REFERENCE, Report
+from frameworks import REFERENCE
+from parity.report.model import Report
 from parity.tolerances import tolerance
 
 # One look per framework; the curves usually lie exactly on top of each other, so markers and

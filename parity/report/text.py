@@ -1,14 +1,12 @@
-"""Reports of a judge run: console tables, Markdown, JSON (stable keys: ``Report.to_dict``)."""
+"""A judge run as text: one-line descriptions, the framework and stage tables, the console."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from parity.judge import Report, StageResult
+from parity.report.model import Report, StageResult
 from reference.spec import Spec
 
 
@@ -43,13 +41,6 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def markdown_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(out)
 
 
 def _num(value: float | None, fmt: str = ".4f") -> str:
@@ -162,53 +153,3 @@ def console(report: Report) -> str:
         f"VERDICT: {report.verdict()}",
     ]
     return "\n".join(parts)
-
-
-def markdown(report: Report, plots: Sequence[str] = ()) -> str:
-    """report.md: the same content for people, with the plots embedded when written."""
-    notice = (report.data.get("source") or {}).get("notice")
-    parts = [
-        "# mlp-parity report",
-        "",
-        f"**Verdict:** {report.verdict()}",
-        "",
-        f"- model: {describe_spec(report.spec)}",
-        f"- data: {describe_data(report.data)}",
-    ]
-    if notice:
-        parts.append(f"- notice: {notice}")
-    parts += [
-        "",
-        "## Frameworks",
-        "",
-        markdown_table(framework_rows(report), FRAMEWORK_HEADER),
-        "",
-        "## Stages",
-        "",
-        "Each row is the worst tensor of the stage for that pair (a failing one if any).",
-        "",
-        markdown_table(stage_rows(report), STAGE_HEADER),
-    ]
-    failures = failure_messages(report)
-    if failures:
-        parts += ["", "## Disagreements", "", *[f"- `{m}`" for m in failures]]
-    if plots:
-        parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
-    return "\n".join(parts) + "\n"
-
-
-def write_json(report: Report, path: Path) -> None:
-    """report.json: ``Report.to_dict`` as strict JSON (inf and NaN, never measured, become null)."""
-    path.write_text(json.dumps(_strict(report.to_dict()), indent=2, allow_nan=False) + "\n")
-
-
-def _strict(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _strict(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -14,7 +14,7 @@ import pytest
 
 import frameworks
 from parity import cli
-from parity.judge import Report
+from parity.report.model import Report
 from tests.conftest import ROOT
 
 SMALL = ["--train-limit", "300", "--test-limit", "100", "--epochs", "2", "--hidden", "16,8"]

@@ -1,0 +1,98 @@
+"""The full trainings: every implementation from the one init over the one plan.
+
+Each run logs its weights at the plan's logged steps (denser early) and, for the witnesses,
+max |W - W_reference| there: the divergence curve of the report. The reference trains first,
+so its snapshots are the anchors the others are measured against.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import numpy as np
+
+from frameworks import REFERENCE
+from frameworks.contract import Framework, Params, as_history
+from parity.report.model import Run
+from parity.stages.plan import log_steps, steps_per_epoch
+from parity.stages.setup import Setup
+
+# progress(description, total_steps) -> a context manager yielding something with update(n)
+ProgressFactory = Callable[[str, int], AbstractContextManager[Any]]
+
+
+def failure_text(error: BaseException) -> str:
+    """One line for a stage or run that raised: the exception's type and message."""
+    return f"raised {type(error).__name__}: {error}"
+
+
+def train_all(
+    setup: Setup,
+    adapters: dict[str, Framework],
+    runs: dict[str, Run],
+    *,
+    log_points: int = 100,
+    progress: ProgressFactory | None = None,
+) -> None:
+    """Full training for each adapter that has ``train``, the reference first; fills ``runs``."""
+    spec = setup.spec
+    total = spec.epochs * steps_per_epoch(setup.X_train.shape[0], spec.batch_size)
+    logged = set(log_steps(total, log_points))
+    anchors: dict[int, Params] = {}
+    for name, adapter in adapters.items():
+        run = runs[name]
+        bar_context = progress(f"train {name}", total) if progress else nullcontext(None)
+        with bar_context as bar:
+            on_step = _step_hook(name, run, logged, anchors, bar)
+            try:
+                train_one(setup, adapter, run, on_step)
+            except Exception as error:  # the subject's too: reported, never raised
+                run.status, run.reason = "error", failure_text(error)
+                run.trace = traceback.format_exc()
+
+
+def train_one(
+    setup: Setup, adapter: Framework, run: Run, on_step: Callable[..., None] | None
+) -> None:
+    """One implementation's full training and its test probabilities, into ``run``."""
+    t0 = time.perf_counter()
+    params, history = adapter.train(
+        setup.spec,
+        setup.params0,
+        setup.X_train,
+        setup.y_train,
+        setup.plan,
+        eval_data=(setup.X_test, setup.y_test),
+        on_step=on_step,
+    )
+    run.seconds = time.perf_counter() - t0
+    run.test_probs = adapter.forward(setup.spec, params, setup.X_test)
+    run.params, run.history = params, as_history(history)
+
+
+def _step_hook(
+    name: str,
+    run: Run,
+    logged: set[int],
+    anchors: dict[int, Params],
+    bar: Any,
+) -> Callable[[int, Callable[[], Params]], None]:
+    def on_step(step: int, snapshot: Callable[[], Params]) -> None:
+        if bar is not None:
+            bar.update(1)
+        if step not in logged:
+            return
+        current = snapshot()
+        if name == REFERENCE:
+            anchors[step] = current
+            return
+        anchor = anchors.get(step)
+        if anchor is not None:
+            run.divergence_steps.append(step)
+            run.divergence.append(max(float(np.abs(current[k] - anchor[k]).max()) for k in anchor))
+
+    return on_step
