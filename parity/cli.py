@@ -1,7 +1,8 @@
 """The command line: ``mlp-parity run | gradcheck | selftest | data`` (``python -m parity``).
 
-Exit status: 0 every stage agrees; 1 a disagreement beyond tolerance; 2 bad usage or a data
-error (one clear line on stderr, no traceback).
+Exit status: 0 every stage agrees; 1 a disagreement beyond tolerance (FAIL); 2 bad usage or
+a data error (one clear line on stderr, no traceback); 3 INDETERMINATE (a training stage beyond
+its tolerance but within the measured noise floor: rounding alone grows that far).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from parity.commands import (
     cmd_run,
     cmd_selftest,
 )
+from parity.stages.floor import MARGIN, NUDGES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated mutant names (default: the whole catalogue)",
     )
     selftest.add_argument(
+        "--lr",
+        type=float,
+        metavar="LR",
+        help="judge every mutant at this learning rate instead of its own (e.g. 5: a bug must "
+        "not hide behind an INDETERMINATE verdict where training is chaotic)",
+    )
+    selftest.add_argument(
         "--verbose", "-v", action="store_true", help="print every mutant's first failing message"
     )
     selftest.set_defaults(handler=cmd_selftest)
@@ -143,13 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_RUN_HELP = """\
+_RUN_HELP = f"""\
 Trains the NumPy reference, PyTorch and scikit-learn from one set of initial weights over one
 batch plan and checks, in order: init, forward (softmax), gradients on one batch, params after
 one step and after k steps, and after training: weights, per-epoch loss, test accuracy and
 test predictions. The first stage that disagrees is the finding.
 
-exit status: 0 every stage agrees, 1 a disagreement beyond tolerance, 2 bad usage or data."""
+When a stage after several updates (steps, train_*, predictions) exceeds its tolerance, the
+judge measures a noise floor: the reference trained again from its initial weights moved one
+ulp, {NUDGES} times, over the same batches. A disagreement within {MARGIN:g}x that drift is
+what rounding alone does in a chaotic regime (large learning rates, per-sample steps):
+INDETERMINATE, with the step up to which parity held. Clearly above it is a FAIL. Stages
+before training (init, data, forward, gradients, step) are never excused.
+
+exit status:
+  0  PASS           every stage agrees within its tolerance
+  1  FAIL           a disagreement beyond tolerance (and beyond the noise floor)
+  2  bad usage or data (one line on stderr)
+  3  INDETERMINATE  beyond tolerance only where rounding alone grows that far"""
 
 _GRADCHECK_HELP = """\
 Central finite differences (sixth order, float64) against the reference's backprop and

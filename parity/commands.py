@@ -4,6 +4,7 @@ parses the arguments)."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 import warnings
@@ -90,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not any(r.status == "ok" for n, r in report.runs.items() if n != REFERENCE):
         reasons = [f"{n}: {r.reason}" for n, r in report.runs.items() if n != REFERENCE]
         raise UsageError("nothing to compare: no witness could run (" + "; ".join(reasons) + ")")
-    return EXIT_OK if report.passed else EXIT_DISAGREE
+    return report.exit_status
 
 
 def _framework_names(text: str) -> list[str]:
@@ -138,6 +139,10 @@ def cmd_selftest(args: argparse.Namespace) -> int:
                 f"unknown mutant(s) {unknown}; choose from {', '.join(catalogue.BY_NAME)}"
             )
         mutants = tuple(m for m in mutants if m.name in args.only)
+    if args.lr is not None:
+        if not (args.lr > 0 and math.isfinite(args.lr)):
+            raise UsageError(f"--lr {args.lr}: must be finite and > 0")
+        mutants = catalogue.at_lr(mutants, args.lr)
     data = load_data(args, "float64", quiet=True)
     data = mnist.subset(data, catalogue.N_TRAIN, catalogue.N_TEST, stratified=True, seed=0)
     print(

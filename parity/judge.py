@@ -20,8 +20,10 @@ from frameworks import REFERENCE
 from frameworks.contract import Framework, FrameworkUnavailable, Params
 from parity.compare import compare, compare_params, compare_predictions, failed
 from parity.report.model import Report, Run, StageResult
+from parity.stages.conditioning import gradient_scale
 from parity.stages.data import PAIR as DATA_PAIR
 from parity.stages.data import check_data
+from parity.stages.floor import settle
 from parity.stages.init import check_init
 from parity.stages.probes import large_logit_params
 from parity.stages.setup import Setup
@@ -78,15 +80,24 @@ def judge(
     report.stages.append(
         StageResult("data", DATA_PAIR, check_data(setup.X_train, setup.X_test, spec.dtype))
     )
-    for stage, compute in _pre_training(setup):
-        report.stages += _stage_against_reference(stage, compute, adapters, spec.dtype)
-    train_all(setup, adapters, runs, log_points=log_points, progress=progress)
+    for stage, compute, scales in _pre_training(setup):
+        report.stages += _stage_against_reference(stage, compute, adapters, spec.dtype, scales)
+    anchors = train_all(setup, adapters, runs, log_points=log_points, progress=progress)
     if runs[REFERENCE].status == "error":
         reason = runs[REFERENCE].reason or "failed"
         witnesses = [n for n in adapters if n != REFERENCE]
         report.stages += [_subject_failed("train_params", n, reason, spec.dtype) for n in witnesses]
     for a, b in _pairs(runs):
         report.stages += _training_stages(spec, runs[a], runs[b])
+    report.floor = settle(
+        report.stages,
+        setup,
+        adapters[REFERENCE],
+        runs[REFERENCE],
+        anchors,
+        lambda nudged, ref: _training_stages(spec, nudged, ref),
+        _steps_against(setup, adapters[REFERENCE]),
+    )
     report.seconds_total = time.perf_counter() - start
     return report
 
@@ -126,8 +137,13 @@ def _load(
 # --------------------------------------------------------------------------- before training
 
 
-def _pre_training(setup: Setup) -> list[tuple[str, Compute]]:
-    """(stage, computation) for forward, gradients, step and steps, in order."""
+def _pre_training(setup: Setup) -> list[tuple[str, Compute, Params | None]]:
+    """(stage, computation, scales) for forward, gradients, step and steps, in order.
+
+    ``scales`` per key, where the stage knows a better magnitude for rtol than the reference's
+    result: a gradient is a sum of terms whose rounding scales with their absolute sum, which
+    cancellation can make far larger than the result (parity/stages/conditioning.py).
+    """
     spec, X, y = setup.spec, setup.X_train, setup.y_train
     params0, batch, probe, head = setup.params0, setup.batch, setup.probe, setup.head
     X_head, y_head = X[head], y[head]  # only these rows: no full-data setup twice
@@ -144,16 +160,38 @@ def _pre_training(setup: Setup) -> list[tuple[str, Compute]]:
     def train_head(f: Framework, steps_order: Array) -> Params:
         return f.train(one_epoch, params0, X_head, y_head, [steps_order])[0]
 
+    terms = gradient_scale(spec, params0, X[batch], y[batch])
     return [
-        ("forward", forward),
-        ("gradients", lambda f: f.gradients(spec, params0, X[batch], y[batch])),
-        ("step", lambda f: train_head(f, in_order[: batch.size])),
-        ("steps", lambda f: train_head(f, in_order)),
+        ("forward", forward, None),
+        ("gradients", lambda f: f.gradients(spec, params0, X[batch], y[batch]), terms),
+        ("step", lambda f: train_head(f, in_order[: batch.size]), None),
+        ("steps", lambda f: train_head(f, in_order), None),
     ]
 
 
+def _steps_against(setup: Setup, subject: Framework) -> Callable[[Framework, Params], list]:
+    """The steps stage of ``f`` started from other params, against the subject's own steps
+    from params0 (the noise floor's measure at that stage)."""
+    spec, head = setup.spec, setup.head
+    X_head, y_head, order = setup.X_train[head], setup.y_train[head], [np.arange(head.shape[0])]
+    one_epoch = spec.replace(epochs=1)
+    expected: list[Params] = []
+
+    def steps(f: Framework, params: Params) -> list[StageResult]:
+        if not expected:
+            expected.append(subject.train(one_epoch, setup.params0, X_head, y_head, order)[0])
+        actual = f.train(one_epoch, params, X_head, y_head, order)[0]
+        return [_compare_stage("steps", REFERENCE, actual, expected[0], spec.dtype)]
+
+    return steps
+
+
 def _stage_against_reference(
-    stage: str, compute: Compute, adapters: dict[str, Framework], dtype: str
+    stage: str,
+    compute: Compute,
+    adapters: dict[str, Framework],
+    dtype: str,
+    scales: Params | None = None,
 ) -> list[StageResult]:
     """Each witness's result of ``compute`` against the reference's."""
     expected = _attempt(compute, adapters[REFERENCE])
@@ -165,7 +203,7 @@ def _stage_against_reference(
             results.append(_subject_failed(stage, name, expected.text, dtype))
             continue
         actual = _attempt(compute, adapters[name])
-        results.append(_compare_stage(stage, name, actual, expected, dtype))
+        results.append(_compare_stage(stage, name, actual, expected, dtype, scales))
     return results
 
 
@@ -194,7 +232,12 @@ def _subject_failed(stage: str, name: str, text: str, dtype: str) -> StageResult
 
 
 def _compare_stage(
-    stage: str, name: str, actual: Any, expected: dict[str, Array], dtype: str
+    stage: str,
+    name: str,
+    actual: Any,
+    expected: dict[str, Array],
+    dtype: str,
+    scales: Params | None = None,
 ) -> StageResult:
     pair = (name, REFERENCE)
     if isinstance(actual, _Failed):
@@ -203,8 +246,9 @@ def _compare_stage(
     comparisons = []
     for key in expected:  # one key at a time: a stress tensor carries its own tolerance
         tol = _tensor_tolerance(stage, key, dtype)
+        scale = None if scales is None or key not in scales else {key: float(scales[key].max())}
         comparisons += compare_params(
-            actual, {key: expected[key]}, stage=stage, dtype=dtype, pair=pair, tol=tol
+            actual, {key: expected[key]}, stage=stage, dtype=dtype, pair=pair, tol=tol, scales=scale
         )
     return StageResult(stage, pair, comparisons)
 

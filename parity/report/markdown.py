@@ -12,6 +12,7 @@ from parity.report.text import (
     describe_data,
     describe_spec,
     failure_messages,
+    floor_lines,
     framework_rows,
     stage_rows,
 )
@@ -51,7 +52,17 @@ def markdown(report: Report, plots: Sequence[str] = ()) -> str:
     ]
     failures = failure_messages(report)
     if failures:
-        parts += ["", "## Disagreements", "", *[f"- `{m}`" for m in failures]]
+        parts += ["", "## Beyond the table", "", *[f"- `{m}`" for m in failures]]
+    floor = floor_lines(report)
+    if floor:
+        parts += [
+            "",
+            "## Noise floor",
+            "",
+            floor[0],
+            "",
+            *[f"- `{line.strip()}`" for line in floor[1:]],
+        ]
     if plots:
         parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(parts) + "\n"

@@ -89,44 +89,49 @@ def stage_rows(report: Report) -> list[list[str]]:
     return rows
 
 
+RESULT_WORDS = {"pass": "pass", "fail": "FAIL", "indeterminate": "within floor"}
+
+
 def _stage_row(result: StageResult, worst: Any) -> list[str]:
     pair = f"{result.pair[0]} vs {result.pair[1]}"
+    word = RESULT_WORDS[result.outcome]
     if worst.problem:
-        return [
-            result.stage,
-            pair,
-            worst.tensor,
-            "-",
-            "-",
-            worst.tolerance.describe(),
-            f"FAIL: {worst.problem}",
-        ]
-    if worst.detail:
-        verdict = "pass" if result.passed else "FAIL"
-        return [
-            result.stage,
-            pair,
-            worst.tensor,
+        cells = ["-", "-", worst.tolerance.describe(), f"{word}: {worst.problem}"]
+    elif worst.detail:
+        cells = [
             _num(worst.max_abs, ".0f"),
             "-",
             worst.tolerance.describe(),
-            f"{verdict}: {worst.detail}",
+            f"{word}: {worst.detail}",
         ]
-    rel = f"{worst.max_rel:.1e}" if math.isfinite(worst.max_rel) else "-"
-    bound = worst.tolerance.bound(worst.scale)
-    return [
-        result.stage,
-        pair,
-        worst.tensor,
-        f"{worst.max_abs:.1e}",
-        rel,
-        f"{bound:.1e}",
-        "pass" if result.passed else "FAIL",
+    else:
+        rel = f"{worst.max_rel:.1e}" if math.isfinite(worst.max_rel) else "-"
+        cells = [f"{worst.max_abs:.1e}", rel, f"{worst.bound:.1e}", word]
+    return [result.stage, pair, worst.tensor, *cells]
+
+
+def floor_lines(report: Report) -> list[str]:
+    """What the noise floor measured, when it was measured: one line per failing tensor."""
+    floor = report.floor
+    if floor is None:
+        return []
+    lines = [
+        f"noise floor: the reference against itself, {floor.nudges} one-ulp nudges of its initial "
+        f"weights, {floor.seconds:.1f} s; within floor = at most {floor.margin:g}x the largest"
     ]
+    for row in floor.to_dict(report.stages)["stages"]:
+        a, b = row["pair"]
+        verdict = "within floor" if row["within"] else "ABOVE floor: FAIL"
+        lines.append(
+            f"  {row['stage']} {a} vs {b} {row['tensor']}: {row['observed']:.1e} against "
+            f"{row['floor']:.1e} ({verdict})"
+        )
+    return lines
 
 
 def failure_messages(report: Report) -> list[str]:
-    """Every failing comparison's message, in stage order."""
+    """Every comparison beyond its table entry, in stage order (those within the noise floor
+    included: they are the INDETERMINATE verdict's evidence)."""
     return [c.message() for s in report.stages for c in s.comparisons if not c.passed]
 
 
@@ -142,9 +147,11 @@ def console(report: Report) -> str:
     ]
     failures = failure_messages(report)
     if failures:
-        parts += ["", "disagreements:", *[f"  {m}" for m in failures[:20]]]
+        parts += ["", "beyond the table:", *[f"  {m}" for m in failures[:20]]]
         if len(failures) > 20:
             parts.append(f"  ... and {len(failures) - 20} more (see report.json)")
+    if report.floor is not None:
+        parts += ["", *floor_lines(report)]
     timing = report.to_dict()["timing"]
     parts += [
         "",

@@ -11,7 +11,7 @@ digits).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -320,3 +320,8 @@ CATALOGUE: tuple[Mutant, ...] = (
 )
 
 BY_NAME = {m.name: m for m in CATALOGUE}
+
+
+def at_lr(mutants: tuple[Mutant, ...], lr: float) -> tuple[Mutant, ...]:
+    """The same defects judged at learning rate ``lr`` (where training may turn chaotic)."""
+    return tuple(replace(m, spec=m.spec.replace(lr=lr)) for m in mutants)

@@ -27,6 +27,7 @@ REPORT_KEYS = {
     "frameworks",
     "stages",
     "divergence",
+    "floor",
     "timing",
 }
 
@@ -87,8 +88,11 @@ def test_report_json_has_its_stable_keys(small_run):
     _, out = small_run
     report = json.loads((out / "report.json").read_text())
     assert set(report) == REPORT_KEYS
-    assert report["schema"] == "mlp-parity/report/1"
-    assert report["verdict"]["passed"] is True and report["verdict"]["first_failure"] is None
+    assert report["schema"] == "mlp-parity/report/2"
+    verdict = report["verdict"]
+    assert verdict["passed"] is True and verdict["first_failure"] is None
+    assert verdict["status"] == "PASS" and verdict["exit_status"] == 0
+    assert report["floor"] is None  # measured only when a training stage exceeds the table
     assert report["data"]["n_train"] == 300 and report["data"]["source"]["kind"] == "environment"
     assert set(report["frameworks"]) == {"numpy", "torch", "sklearn"}
     # The matrix's environments leave a framework out on purpose: it is then reported, not run.
@@ -99,8 +103,8 @@ def test_report_json_has_its_stable_keys(small_run):
         else:
             assert entry["status"] == "unavailable" and entry["reason"], (name, entry)
     stage = next(s for s in report["stages"] if s["stage"] == "forward")
-    assert set(stage) == {"stage", "pair", "passed", "comparisons"}
-    assert {"max_abs", "max_rel", "index", "actual", "expected", "tolerance"} <= set(
+    assert set(stage) == {"stage", "pair", "passed", "outcome", "comparisons"}
+    assert {"max_abs", "max_rel", "index", "actual", "expected", "tolerance", "mismatched"} <= set(
         stage["comparisons"][0]
     )
     assert set(report["divergence"]) == available - {"numpy"}
@@ -131,7 +135,12 @@ def test_offline_without_data_uses_the_sample_with_a_notice(tmp_path):
         pytest.param(["run", "--epochs", "0"], "must be >= 1", id="epochs-0"),
         pytest.param(["run", "--lr", "-1"], "lr=-1.0", id="negative-lr"),
         pytest.param(["run", "--hidden", "16,x"], "comma-separated integers", id="bad-hidden"),
-        pytest.param(["run", "--frameworks", "jax"], "unknown framework", id="unknown-framework"),
+        pytest.param(["run", "--frameworks", "mxnet"], "unknown framework", id="unknown-framework"),
+        pytest.param(
+            ["run", "--frameworks", "numpy"],
+            "nothing to compare: --frameworks numpy names only the numpy reference; add a witness",
+            id="reference-only",
+        ),
         pytest.param(["run", "--softmax-grad", "diagonal"], "--preset lecture", id="diag-std"),
         pytest.param(["run", "--activation", "gelu"], "invalid choice", id="bad-activation"),
         pytest.param(

@@ -19,6 +19,7 @@ import frameworks
 from parity import cli
 from parity.data import Dataset, load_mnist, subset
 from parity.selftest import BY_NAME, CATALOGUE, N_TEST, N_TRAIN, Mutant, Outcome, run_mutant
+from parity.selftest.catalogue import at_lr
 from parity.selftest.runner import stage_rows, summary
 from parity.tolerances import STAGES
 from tests.conftest import DATA_ENV, ROOT
@@ -123,6 +124,17 @@ def test_caught_first_at_its_stage(judged, mutant):
         f"{mutant.name}: first failure at {outcome.first_stage}, expected {mutant.stage}: "
         f"{outcome.message}"
     )
+
+
+@pytest.mark.parametrize("mutant", at_lr(CATALOGUE, 5.0), ids=lambda m: m.name)
+def test_caught_first_at_its_stage_at_lr_5(selftest_data, mutant):
+    """Where training turns chaotic a bug must not hide behind INDETERMINATE: every defect is
+    still caught, and first at its own stage (issue 10)."""
+    _needs_every_framework()
+    d = selftest_data
+    outcome = run_mutant(mutant, d.X_train, d.y_train, d.X_test, d.y_test)
+    assert outcome.caught, (mutant.stage, outcome.first_stage, outcome.message)
+    assert outcome.report is not None and outcome.report.status == "FAIL"
 
 
 @pytest.mark.parametrize("mutant", CATALOGUE, ids=lambda m: m.name)

@@ -1,4 +1,4 @@
-"""No false alarms: correct implementations pass every stage on generated models and data.
+"""No false alarms: correct implementations never FAIL, on generated models and data.
 
 Hypothesis draws the model (1-4 hidden layers of 1-64 units, activation, loss and softmax
 derivative, biases, init scheme), the SGD settings (batch sizes 1, in between and larger than
@@ -6,24 +6,18 @@ the data; learning rate; epochs; seed) and small synthetic data; the judge then 
 reference, torch and scikit-learn (where it can express the spec) through every stage under
 the one tolerance table. Derandomized with a fixed example budget: the same cases every run.
 
-The regime, and two excuses, each measured on the case itself rather than assumed:
+Two regimes the judge itself tells apart from a disagreement, so nothing is excused here:
 
-- learning rate up to MAX_LR = 0.5. Beyond it these tiny random-label problems diverge (mean
-  loss >> log k): probabilities fall below float eps, where scikit-learn's reported log-loss
-  is clipped by design (frameworks/sklearn_mlp.py), so ``train_loss`` would measure that
-  clipping, not the implementations.
 - chaos: per-sample SGD at lr 0.3-0.5 through tanh/relu layers amplifies rounding ~10x every
-  few dozen steps. A failure first at ``steps`` or ``train_params`` counts as chaotic, not as a
-  false alarm, only when the reference disagrees with ITSELF by more than that stage's
-  tolerance after a 1-ulp nudge of its initial weights (parity/sensitivity.py): rounding alone
-  then exceeds the tolerance.
-- cancellation: a gradient entry is a sum of terms; two correct implementations may differ
-  by a few ulp of the terms' magnitudes, which is a large relative error when the terms
-  cancel (a class-balanced batch, nearly constant features, a dead relu layer). A failure
-  only at ``gradients`` counts as rounding when every failing tensor is within the table's
-  rtol of its sum of absolute terms (parity/conditioning.py).
+  few dozen steps. The judge measures the reference's own drift under 1-ulp nudges of its
+  initial weights (parity/stages/floor.py) and says INDETERMINATE when the witnesses are
+  within it: counted here, and held to a small minority (MAX_INDETERMINATE).
+- cancellation: a gradient entry whose terms cancel (a class-balanced batch, nearly constant
+  features, a dead relu layer) is held to the rounding of its terms' magnitudes, not of the
+  result (parity/stages/conditioning.py).
 
-Excused cases are counted and must stay a small minority (MAX_EXCUSED).
+Learning rates go up to MAX_LR = 0.5, beyond which these tiny random-label problems diverge;
+the sweep in benchmarks/sweep_verdicts.py covers lr up to 100 on MNIST.
 """
 
 from __future__ import annotations
@@ -40,11 +34,6 @@ import frameworks
 from parity.judge import judge
 from parity.report.model import Report
 from parity.selftest.runner import one_thread
-from parity.stages.conditioning import gradient_scale
-from parity.stages.floor import RUNS, sensitivity
-from parity.stages.plan import batch_plan
-from parity.tolerances import tolerance
-from reference.model import init_params
 from reference.spec import ACTIVATION_NAMES, INIT_NAMES, Spec
 
 EXAMPLES = 340  # per dtype, so that at least MIN_PASSING pass outright
@@ -52,8 +41,8 @@ MIN_PASSING = 300  # issue 7: no false alarm over at least 300 float64 and 300 f
 DTYPES = ("float64", "float32")
 MAX_LR = 0.5  # the regime: see the module docstring
 # Hypothesis clusters examples around interesting ones: with other seeds, 0-4% of 300 cases
-# were chaotic (all of them measured so), so a tenth is a guard, not a target.
-MAX_EXCUSED = 0.10  # at most this share of the cases may be excused (chaos or cancellation)
+# were chaotic, so a tenth is a guard, not a target.
+MAX_INDETERMINATE = 0.10  # at most this share of the cases may be INDETERMINATE
 
 
 @dataclass(frozen=True)
@@ -120,30 +109,6 @@ def judged(case: Case) -> Report:
     return judge(case.spec, X_train, y_train, X_test, y_test, names=frameworks.NAMES)
 
 
-def chaotic(case: Case, report: Report) -> bool:
-    """Did the first failure come where the reference's own 1-ulp sensitivity exceeds the
-    tolerance? (Only the multi-step stages can be chaotic.)"""
-    failure = report.first_failure
-    if failure is None or failure.stage not in RUNS:
-        return False
-    X_train, y_train, _, _ = case.data()
-    bound = tolerance(failure.stage, case.spec.dtype).atol  # rtol is 0 for both stages
-    return sensitivity(case.spec, X_train, y_train, RUNS[failure.stage]) > bound
-
-
-def cancelling(case: Case, report: Report) -> bool:
-    """Are the only failures gradients within rtol of their sums of absolute terms?"""
-    failing = [c for s in report.stages for c in s.comparisons if not c.passed]
-    if not failing or any(c.stage != "gradients" for c in failing):
-        return False
-    X_train, y_train, _, _ = case.data()
-    spec = case.spec
-    batch = batch_plan(case.n_train, spec.epochs, spec.seed)[0][: spec.batch_size]  # the judge's
-    scale = gradient_scale(spec, init_params(spec), X_train[batch], y_train[batch])
-    rtol = tolerance("gradients", spec.dtype).rtol
-    return all(c.max_abs <= rtol * float(scale[c.tensor].max()) for c in failing)
-
-
 def describe(case: Case, report: Report) -> str:
     """What a failing case was, and every failing comparison's message."""
     failures = [c.message() for s in report.stages for c in s.comparisons if not c.passed]
@@ -183,20 +148,15 @@ def test_correct_implementations_pass_every_stage(dtype):
         seen["cases"] += 1
         seen[f"sklearn {report.runs['sklearn'].status}"] += 1
         seen[_batch_kind(case)] += 1
-        if not report.passed:
-            for excuse, applies in (("chaotic", chaotic), ("cancelling", cancelling)):
-                if applies(case, report):
-                    seen[excuse] += 1
-                    return
-        assert report.passed, describe(case, report)
-        seen["passed"] += 1
+        assert report.status in ("PASS", "INDETERMINATE"), describe(case, report)
+        seen[report.status] += 1
 
     check()
     print(f"{dtype}: {dict(seen)}")  # shown with -s: what the budget covered
-    assert seen["cases"] >= EXAMPLES and seen["passed"] >= MIN_PASSING, seen
+    assert seen["cases"] >= EXAMPLES and seen["PASS"] >= MIN_PASSING, seen
     for kind in ("batch 1", "batch < data", "batch > data", "sklearn ok", "sklearn unsupported"):
         assert seen[kind] > 0, f"no case with {kind}: {seen}"
-    assert seen["chaotic"] + seen["cancelling"] <= MAX_EXCUSED * seen["cases"], seen
+    assert seen["INDETERMINATE"] <= MAX_INDETERMINATE * seen["cases"], seen
 
 
 def _batch_kind(case: Case) -> str:
@@ -205,110 +165,15 @@ def _batch_kind(case: Case) -> str:
     return "batch > data" if case.spec.batch_size > case.n_train else "batch < data"
 
 
-# --------------------------------------------------------------------------- the chaos measure
-
-CHAOTIC = Case(  # found by the generator at lr up to 1: per-sample SGD through tanh at lr 0.89
-    Spec(
-        sizes=(6, 41, 2),
-        activation="tanh",
-        lr=0.8864442617082529,
-        batch_size=1,
-        epochs=3,
-        seed=35076,
-    ),
-    n_train=81,
-    n_test=30,
-    data_seed=52229,
-)
-
-
-@pytest.mark.parametrize(
-    ("lr", "at_least", "at_most"),
-    [(CHAOTIC.spec.lr, 1e-3, np.inf), (0.05, 0.0, 1e-14)],
-    ids=["chaotic-lr0.89", "calm-lr0.05"],
-)
-def test_sensitivity_separates_chaos_from_rounding(lr, at_least, at_most):
-    """A 1-ulp nudge of the init: O(1) apart after 243 chaotic steps, ~1e-16 in a calm run."""
-    X_train, y_train, _, _ = CHAOTIC.data()
-    spec = CHAOTIC.spec.replace(lr=lr)
-    divergence = sensitivity(spec, X_train, y_train, "train")
-    assert at_least <= divergence <= at_most, f"lr {lr}: max|dW| {divergence:.3e}"
+# --------------------------------------------------------------------------- diverging training
 
 
 @pytest.mark.usefixtures("every_framework")
-def test_a_chaotic_failure_is_recognised_as_chaos():
-    """The judge fails the chaotic case at train_params, and the excuse applies to exactly it."""
-    report = judged(CHAOTIC)
-    failure = report.first_failure
-    assert failure is not None and failure.stage == "train_params", report.verdict()
-    assert chaotic(CHAOTIC, report), describe(CHAOTIC, report)
-    calm = Case(CHAOTIC.spec.replace(lr=0.05), CHAOTIC.n_train, CHAOTIC.n_test, CHAOTIC.data_seed)
-    assert judged(calm).passed
-
-
-# --------------------------------------------------------------------------- known limits
-# Cases where a correct implementation IS flagged today. The cancelling gradients above are
-# recognised by measurement; this one is outside the regime, kept as a strict xfail that turns
-# into a failure (to be moved above) once its cause is fixed.
-
-
-CANCELLING = {  # found by the generators: the judge flags them at gradients today
-    # 2 classes, 3 sigmoid layers on 3 features: the last layer's inputs are nearly constant,
-    # so dW4 = sum over 119 digits of delta * A cancels to 1e-4 of its terms (2400x).
-    "float32-dW4-cancels": Case(
-        Spec(
-            sizes=(3, 53, 52, 6, 2),
-            bias=False,
-            init="torch",
-            dtype="float32",
-            lr=0.5,
-            batch_size=120,
-            seed=14275,
-            epochs=1,
-        ),
-        n_train=119,
-        n_test=18,
-        data_seed=230,
-    ),
-    # a dead relu layer: logits = b4 = 0, so db4 = mean(P - Y) over a class-balanced batch is
-    # exactly 0: -6.9e-18 in the reference, 0 in torch, against a bound of 1e-12 * 6.9e-18.
-    "float64-db4-is-zero": Case(
-        Spec(
-            sizes=(8, 43, 2, 16, 2),
-            activation="relu",
-            init="lecture",
-            lr=0.18979015538188534,
-            batch_size=24,
-            epochs=3,
-            seed=17002,
-        ),
-        n_train=64,
-        n_test=22,
-        data_seed=47454,
-    ),
-}
-
-
-@pytest.mark.parametrize("case", CANCELLING.values(), ids=CANCELLING.keys())
-@pytest.mark.usefixtures("every_framework")
-def test_a_cancelling_gradient_is_recognised_as_rounding(case):
-    """The judge's relative-only gradient tolerance flags these (a known limit: its scale is
-    |result|, not the terms'); the errors are ~1 ulp of the terms' magnitudes."""
-    report = judged(case)
-    failure = report.first_failure
-    assert failure is not None and failure.stage == "gradients", report.verdict()
-    assert cancelling(case, report), describe(case, report)
-    assert not chaotic(case, report)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="training diverged (mean loss 13.8 >> log 4) at lr 0.99: a true-class probability "
-    "fell below float64 eps, where scikit-learn's reported log-loss is clipped at -log(eps) by "
-    "design (frameworks/sklearn_mlp.py); params agree to 1e-15. Outside MAX_LR",
-)
-@pytest.mark.usefixtures("every_framework")
-def test_known_limit_sklearn_loss_clipped_when_training_diverges():
+def test_diverging_training_is_judged_on_the_unclipped_loss():
+    """Training diverges (mean loss 13.8 >> log 4) at lr 0.99: true-class probabilities fall
+    below float64 eps, where scikit-learn's own log-loss clips at -log(eps). Its adapter
+    reports the plain cross-entropy from its own logits, as the contract says, so the loss
+    curves agree as the weights do (frameworks/sklearn_mlp.py, SGDRun.unclipped_loss)."""
     case = Case(
         Spec(
             sizes=(3, 57, 4),
@@ -324,4 +189,6 @@ def test_known_limit_sklearn_loss_clipped_when_training_diverges():
         data_seed=44213,
     )
     report = judged(case)
-    assert report.passed, describe(case, report)
+    assert report.runs["sklearn"].status == "ok"
+    assert report.status in ("PASS", "INDETERMINATE"), describe(case, report)
+    assert max(report.runs["numpy"].history.loss) > 10  # diverged: the clip would show
