@@ -65,8 +65,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _witnesses_named(value: object) -> set[str]:
+    """Framework names in a parameter: a name, names in a tuple, a catalogue mutant's target."""
     if isinstance(value, str):
         return {value} & set(WITNESS_MARKS)
     if isinstance(value, (tuple, list)):
         return {n for v in value for n in _witnesses_named(v)}
-    return set()
+    target = getattr(value, "target", None)
+    return _witnesses_named(target) if isinstance(target, str) else set()
