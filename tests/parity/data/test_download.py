@@ -23,15 +23,9 @@ import numpy as np
 import pytest
 
 from parity import data
-from parity.download import (
-    MNIST_FILES,
-    MNIST_SHA256,
-    DataError,
-    DownloadError,
-    download_file,
-    fetch_files,
-    sha256_file,
-)
+from parity.data.download import download_file, fetch
+from parity.data.errors import DataError, DownloadError
+from parity.data.registry import MNIST_FILES, MNIST_SHA256, sha256_file
 
 SLOW_SECONDS = 1.0
 
@@ -107,14 +101,6 @@ def payload(server: Served, rng: np.random.Generator) -> tuple[str, bytes, str]:
     content = rng.integers(0, 256, size=200_000, dtype=np.uint8).tobytes()
     server.files["blob.gz"] = content
     return "blob.gz", content, hashlib.sha256(content).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the real environment variable or touches the real home cache."""
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
 def fast(**overrides):
@@ -206,24 +192,24 @@ def test_verified_file_survives_a_bad_download(server: Served, payload, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == [name]
 
 
-def test_fetch_files_downloads_only_what_is_not_ok(server: Served, payload, tmp_path: Path) -> None:
+def test_fetch_downloads_only_what_is_not_ok(server: Served, payload, tmp_path: Path) -> None:
     name, content, digest = payload
     server.files["other.gz"] = b"other bytes"
     sums = {name: digest, "other.gz": hashlib.sha256(b"other bytes").hexdigest()}
     (tmp_path / name).write_bytes(content)  # already verified: must not be fetched
     (tmp_path / "other.gz").write_bytes(b"stale")  # mismatch: replaced by a verified copy
-    fetch_files(tmp_path, sums=sums, mirrors=[server.mirror("good")], **fast())
+    fetch(tmp_path, sums=sums, mirrors=[server.mirror("good")], **fast())
     assert server.requests == ["/good/other.gz"]
     assert (tmp_path / "other.gz").read_bytes() == b"other bytes"
 
 
-def test_fetch_files_keeps_a_mismatched_file_when_the_download_fails(
+def test_fetch_keeps_a_mismatched_file_when_the_download_fails(
     server: Served, payload, tmp_path: Path
 ) -> None:
     name, _, digest = payload
     (tmp_path / name).write_bytes(b"user's file")
     with pytest.raises(DownloadError):
-        fetch_files(tmp_path, sums={name: digest}, mirrors=[server.mirror("corrupt")], **fast())
+        fetch(tmp_path, sums={name: digest}, mirrors=[server.mirror("corrupt")], **fast())
     assert (tmp_path / name).read_bytes() == b"user's file"
 
 

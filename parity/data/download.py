@@ -11,94 +11,57 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Literal
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from typing import IO
 
-from parity.idx import DataError
+from parity.data.errors import DataError, DownloadError
+from parity.data.registry import MIRRORS, MNIST_SHA256, verify
 from parity.progress import Progress
 
-# The real sums of the canonical files, as in SHA256SUMS (every mirror serves these bytes).
-_SHA256SUMS = """
-440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609  train-images-idx3-ubyte.gz
-3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c  train-labels-idx1-ubyte.gz
-8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6  t10k-images-idx3-ubyte.gz
-f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6  t10k-labels-idx1-ubyte.gz
-"""
-MNIST_SHA256: Mapping[str, str] = {
-    name: digest for digest, name in (line.split() for line in _SHA256SUMS.strip().splitlines())
-}
-MNIST_FILES: tuple[str, ...] = tuple(MNIST_SHA256)
-MNIST_BYTES = 9_912_422 + 28_881 + 1_648_877 + 4_542  # about 11.6 MB in all
+__all__ = ["MIRRORS_ENV", "configured_mirrors", "default_cache_dir", "download_file", "fetch"]
 
-# Tried in order; yann.lecun.com is last because it often refuses scripted downloads.
-MIRRORS: tuple[str, ...] = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
+MIRRORS_ENV = "MLP_PARITY_MIRRORS"
 DEFAULT_TIMEOUT = 30.0  # seconds per socket operation (connect, each read)
 DEFAULT_RETRIES = 2  # extra rounds over all mirrors after the first
 DEFAULT_BACKOFF = 1.0  # seconds before the 2nd round, doubling after
 CHUNK = 1 << 16
 USER_AGENT = "mlp-parity (MNIST downloader; Python urllib)"
 
-Status = Literal["ok", "missing", "mismatch"]
 
-
-class DownloadError(DataError):
-    """No mirror delivered a verified copy (network, HTTP, interrupted or checksum failures)."""
-
-
-@dataclass(frozen=True)
-class FileStatus:
-    """One file checked against its known SHA-256."""
-
-    name: str
-    path: str
-    status: Status
-    expected: str
-    actual: str | None  # None when the file is missing
-
-    def describe(self) -> dict[str, str | None]:
-        """JSON-able form."""
-        return {
-            "name": self.name,
-            "path": self.path,
-            "status": self.status,
-            "expected": self.expected,
-            "actual": self.actual,
-        }
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check_file(path: str | Path, expected: str) -> FileStatus:
-    """Status of one file: ok, missing, or mismatch (with the sum found)."""
-    path = Path(path)
-    if not path.is_file():
-        return FileStatus(path.name, str(path), "missing", expected, None)
-    actual = sha256_file(path)
-    return FileStatus(
-        path.name, str(path), "ok" if actual == expected else "mismatch", expected, actual
+def cache_dir_for(platform: str, environ: Mapping[str, str], home: str) -> PurePath:
+    """The platform's user cache folder for MNIST (pure: no file system access)."""
+    if platform == "win32":
+        base = environ.get("LOCALAPPDATA") or str(PureWindowsPath(home, "AppData", "Local"))
+        return PureWindowsPath(base, "mlp-parity", "Cache", "mnist")
+    if platform == "darwin":
+        return PurePosixPath(home, "Library", "Caches", "mlp-parity", "mnist")
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says to ignore a relative XDG_CACHE_HOME.
+    base_posix = (
+        PurePosixPath(xdg) if PurePosixPath(xdg).is_absolute() else PurePosixPath(home, ".cache")
     )
+    return base_posix / "mlp-parity" / "mnist"
 
 
-def verify_dir(directory: str | Path, sums: Mapping[str, str] = MNIST_SHA256) -> list[FileStatus]:
-    """Check every file of `sums` in `directory`, in the order of `sums`."""
-    return [check_file(Path(directory) / name, expected) for name, expected in sums.items()]
+def default_cache_dir() -> Path:
+    """This user's MNIST cache folder (may not exist yet)."""
+    return Path(cache_dir_for(sys.platform, os.environ, str(Path.home())))
+
+
+def configured_mirrors(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Mirrors from ``$MLP_PARITY_MIRRORS`` (URLs separated by commas or spaces), else MIRRORS.
+
+    For a local mirror or a proxy; tests point it at 127.0.0.1 so no test reaches the network.
+    """
+    raw = (os.environ if environ is None else environ).get(MIRRORS_ENV, "")
+    urls = tuple(u if u.endswith("/") else u + "/" for u in raw.replace(",", " ").split())
+    return urls or MIRRORS
 
 
 def prepare_dir(directory: str | Path) -> Path:
@@ -161,38 +124,40 @@ def download_file(
     )
 
 
-def fetch_files(
-    directory: str | Path,
+def fetch(
+    cache_dir: str | Path | None = None,
     *,
     sums: Mapping[str, str] = MNIST_SHA256,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: Sequence[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF,
     progress: bool | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> list[Path]:
-    """Make `directory` hold a verified copy of every file in `sums`; download only what is not ok.
+) -> Path:
+    """Make the cache folder hold a verified copy of every file in `sums`; returns the folder.
 
-    A present file whose sum mismatches is replaced only once a verified copy has arrived.
+    Downloads only what is missing or fails its sum (mirrors: `configured_mirrors()` when None);
+    a present file whose sum mismatches is replaced only once a verified copy has arrived.
+    Raises DownloadError when a file cannot be had from any mirror, DataError when the folder
+    is not writable.
     """
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     directory = prepare_dir(directory)
-    paths = []
-    for status in verify_dir(directory, sums):
+    for status in verify(directory, sums):
         if status.status != "ok":
             download_file(
                 status.name,
                 directory,
                 expected=status.expected,
-                mirrors=mirrors,
+                mirrors=configured_mirrors() if mirrors is None else mirrors,
                 timeout=timeout,
                 retries=retries,
                 backoff=backoff,
                 progress=progress,
                 sleep=sleep,
             )
-        paths.append(directory / status.name)
-    return paths
+    return directory
 
 
 class _MirrorError(Exception):
