@@ -1,37 +1,45 @@
-"""Verified download of the four MNIST files: mirrors, SHA-256 sums, retries, atomic writes.
+"""Verified download of the four MNIST files into the user cache, on top of pooch.
 
-A file reaches its final name only after its SHA-256 matched: it is streamed into a hidden
-temporary file in the same directory and renamed with `os.replace` (atomic on one file
-system). Whatever goes wrong, the temporary file is removed and an already verified file at
-the final name is left untouched.
+pooch does each attempt: it streams the file into a temporary file in the cache folder, checks
+its SHA-256 against the registry and only then moves it to its name; whatever goes wrong
+(including Ctrl-C) the temporary file is deleted. So nothing partial or unverified is ever
+left, and a verified file is never replaced by a bad one.
+
+What pooch does not do is done here: several mirrors (pooch knows one URL per file), tried in
+rounds with a doubling pause between rounds but no further round when no mirror could even be
+reached (offline: retrying would only make the user wait; pooch's own `retry_if_failed` retries
+one URL, sleeping each time); a cache folder checked for writing before any download; and one
+error line naming the file, each mirror's failure and the fix. pooch and requests are imported
+only when a download happens (they cost ~0.2 s of import time).
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
+import logging
 import os
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
-from typing import IO
+from typing import Any
 
 from parity.data.errors import DataError, DownloadError
 from parity.data.registry import MIRRORS, MNIST_SHA256, verify
-from parity.progress import Progress
 
 __all__ = ["MIRRORS_ENV", "configured_mirrors", "default_cache_dir", "download_file", "fetch"]
 
 MIRRORS_ENV = "MLP_PARITY_MIRRORS"
-DEFAULT_TIMEOUT = 30.0  # seconds per socket operation (connect, each read)
+DEFAULT_TIMEOUT = 30.0  # seconds to connect, and without data while reading
 DEFAULT_RETRIES = 2  # extra rounds over all mirrors after the first
 DEFAULT_BACKOFF = 1.0  # seconds before the 2nd round, doubling after
-CHUNK = 1 << 16
-USER_AGENT = "mlp-parity (MNIST downloader; Python urllib)"
+CHUNK = 1 << 16  # bytes per read (pooch's default, 1 KiB, is slow for 10 MB)
+USER_AGENT = "mlp-parity (MNIST downloader; pooch)"
+UNWRITABLE_HINT = (
+    "pass a writable cache directory, set XDG_CACHE_HOME, or set MLP_PARITY_DATA to a "
+    "folder that already holds the four MNIST files"
+)
 
 
 def cache_dir_for(platform: str, environ: Mapping[str, str], home: str) -> PurePath:
@@ -67,10 +75,6 @@ def configured_mirrors(environ: Mapping[str, str] | None = None) -> tuple[str, .
 def prepare_dir(directory: str | Path) -> Path:
     """Create `directory` if needed and prove it is writable, or say clearly why not."""
     directory = Path(directory)
-    hint = (
-        "pass a writable cache directory, set XDG_CACHE_HOME, or set MLP_PARITY_DATA to a "
-        "folder that already holds the four MNIST files"
-    )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         # mkdir succeeds for an existing read-only folder: only a real write proves access.
@@ -78,7 +82,45 @@ def prepare_dir(directory: str | Path) -> Path:
             pass
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        raise DataError(f"cache directory {directory} is not writable ({reason}); {hint}") from None
+        raise DataError(
+            f"cache directory {directory} is not writable ({reason}); {UNWRITABLE_HINT}"
+        ) from None
+    return directory
+
+
+def fetch(
+    cache_dir: str | Path | None = None,
+    *,
+    sums: Mapping[str, str] = MNIST_SHA256,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+    progress: bool | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Path:
+    """Make the cache folder hold a verified copy of every file in `sums`; returns the folder.
+
+    Downloads only what is missing or fails its sum (mirrors: `configured_mirrors()` when None);
+    a present file whose sum mismatches is replaced only once a verified copy has arrived.
+    Raises DownloadError when a file cannot be had from any mirror, DataError when the folder
+    is not writable. `progress`: a bar per file on stderr; None shows it on a terminal only.
+    """
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    directory = prepare_dir(directory)
+    for status in verify(directory, sums):
+        if status.status != "ok":
+            download_file(
+                status.name,
+                directory,
+                expected=status.expected,
+                mirrors=configured_mirrors() if mirrors is None else mirrors,
+                timeout=timeout,
+                retries=retries,
+                backoff=backoff,
+                progress=progress,
+                sleep=sleep,
+            )
     return directory
 
 
@@ -105,13 +147,11 @@ def download_file(
     while True:
         failures: list[_MirrorError] = []
         for mirror in mirrors:
-            url = mirror.rstrip("/") + "/" + name
             try:
-                return _download_verified(url, directory / name, expected, timeout, progress)
+                return _attempt(mirror, name, directory, expected, timeout, progress)
             except _MirrorError as failure:
                 failures.append(failure)
         rounds += 1
-        # No mirror even reachable (offline, no DNS): another round would only add waiting.
         if rounds > retries or all(failure.unreachable for failure in failures):
             break
         sleep(backoff * 2 ** (rounds - 1))
@@ -124,42 +164,6 @@ def download_file(
     )
 
 
-def fetch(
-    cache_dir: str | Path | None = None,
-    *,
-    sums: Mapping[str, str] = MNIST_SHA256,
-    mirrors: Sequence[str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    retries: int = DEFAULT_RETRIES,
-    backoff: float = DEFAULT_BACKOFF,
-    progress: bool | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Path:
-    """Make the cache folder hold a verified copy of every file in `sums`; returns the folder.
-
-    Downloads only what is missing or fails its sum (mirrors: `configured_mirrors()` when None);
-    a present file whose sum mismatches is replaced only once a verified copy has arrived.
-    Raises DownloadError when a file cannot be had from any mirror, DataError when the folder
-    is not writable.
-    """
-    directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    directory = prepare_dir(directory)
-    for status in verify(directory, sums):
-        if status.status != "ok":
-            download_file(
-                status.name,
-                directory,
-                expected=status.expected,
-                mirrors=configured_mirrors() if mirrors is None else mirrors,
-                timeout=timeout,
-                retries=retries,
-                backoff=backoff,
-                progress=progress,
-                sleep=sleep,
-            )
-    return directory
-
-
 class _MirrorError(Exception):
     """One attempt at one URL failed: 'URL: reason'; `unreachable` when no connection was made."""
 
@@ -168,85 +172,89 @@ class _MirrorError(Exception):
         self.unreachable = unreachable
 
 
-def _download_verified(
-    url: str, final: Path, expected: str, timeout: float, progress: bool | None
+def _attempt(
+    mirror: str, name: str, directory: Path, expected: str, timeout: float, progress: bool | None
 ) -> Path:
-    try:
-        handle, tmp_name = tempfile.mkstemp(
-            dir=final.parent, prefix=f".{final.name}.", suffix=".part"
-        )
-    except OSError as err:
-        raise DataError(
-            f"cache directory {final.parent} is not writable ({err.strerror or err}); pass a "
-            "writable cache directory or set MLP_PARITY_DATA"
-        ) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            actual = _stream(url, out, timeout, progress, final.name)
-            out.flush()
-            os.fsync(out.fileno())  # the bytes are on disk before the name points at them
-        if actual != expected:
-            raise _MirrorError(
-                url,
-                f"SHA-256 mismatch (got {actual}, expected {expected}); the download was discarded",
-            )
-        os.replace(tmp, final)
-        return final
-    finally:
-        # Also on KeyboardInterrupt: never leave a partial or unverified file behind.
-        tmp.unlink(missing_ok=True)
+    """One pooch download of `name` from `mirror`, verified; failures become _MirrorError."""
+    import pooch
+    import requests
+    from tqdm import tqdm
 
-
-def _stream(url: str, out: IO[bytes], timeout: float, progress: bool | None, desc: str) -> str:
-    """Copy the body of `url` into `out`, returning its SHA-256; raise _MirrorError on failure."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    digest = hashlib.sha256()
-    received = 0
-    length: int | None = None
+    base_url = mirror if mirror.endswith("/") else mirror + "/"
+    # A one-file registry: pooch checks the download against it before moving it into place.
+    registry = pooch.create(
+        path=directory, base_url=base_url, registry={name: f"sha256:{expected}"}
+    )
+    # total=1 is a placeholder: pooch sets the real total from Content-Length, but first tests
+    # `if progressbar:`, and a tqdm bar without a total has no truth value.
+    bar = tqdm(
+        total=1,
+        desc=name,
+        unit="B",
+        unit_scale=True,
+        leave=False,
+        disable=None if progress is None else not progress,  # None: on a terminal only
+    )
+    downloader = pooch.HTTPDownloader(
+        progressbar=bar, chunk_size=CHUNK, timeout=timeout, headers={"User-Agent": USER_AGENT}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            header = response.headers.get("Content-Length")
-            length = int(header) if header and header.isdigit() else None
-            with Progress(length, desc=desc, unit="B", enabled=progress) as bar:
-                for chunk in _chunks(response):
-                    digest.update(chunk)
-                    _write(out, chunk, desc)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-    except urllib.error.HTTPError as err:
-        raise _MirrorError(url, f"HTTP {err.code} {err.reason}") from None
-    except urllib.error.URLError as err:
-        raise _MirrorError(url, f"cannot connect ({err.reason})", unreachable=True) from None
-    except TimeoutError:
+        with _quiet(pooch.get_logger()):
+            return Path(registry.fetch(name, downloader=downloader))
+    except requests.RequestException as err:  # before OSError: requests' errors are OSErrors
+        reason, unreachable = _describe(err, timeout)
+        raise _MirrorError(base_url + name, reason, unreachable=unreachable) from None
+    except ValueError:  # pooch: the SHA-256 of the download is not the registry's
         raise _MirrorError(
-            url, f"timed out (no data for {timeout:g} s) after {received:,} bytes"
+            base_url + name,
+            f"SHA-256 mismatch (expected {expected}); the download was discarded",
         ) from None
-    except (http.client.HTTPException, ConnectionError) as err:
-        raise _MirrorError(
-            url, f"interrupted after {received:,} bytes ({type(err).__name__}: {err})"
-        ) from None
-    except OSError as err:
-        raise _MirrorError(url, f"interrupted after {received:,} bytes ({err})") from None
-    if length is not None and received != length:
-        raise _MirrorError(
-            url, f"connection closed after {received:,} of {length:,} bytes (interrupted download)"
-        )
-    return digest.hexdigest()
-
-
-def _write(out: IO[bytes], chunk: bytes, desc: str) -> None:
-    try:
-        out.write(chunk)
     except OSError as err:  # a local disk problem, not the mirror's: no point trying others
         raise DataError(
-            f"{desc}: cannot write the download to {out.name} ({err.strerror or err}); "
+            f"{name}: cannot write the download into {directory} ({err.strerror or err}); "
             "free disk space or pass another cache directory"
         ) from None
+    finally:
+        bar.close()  # pooch closes it only after a complete download
 
 
-def _chunks(response: http.client.HTTPResponse) -> Iterable[bytes]:
-    # HTTPResponse.read(n) returns b"" (no error) when the server closes early; the caller
-    # compares the byte count with Content-Length to catch that.
-    while chunk := response.read(CHUNK):
-        yield chunk
+def _describe(err: Any, timeout: float) -> tuple[str, bool]:
+    """A requests error as (short reason, whether no connection was made at all)."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    inner = err.args[0] if err.args else None
+    # urllib3's MaxRetryError carries the cause; NewConnectionError (refused, unknown host) is
+    # a ConnectTimeoutError too.
+    cause = getattr(inner, "reason", None)
+    if isinstance(err, requests.HTTPError) and err.response is not None:
+        return f"HTTP {err.response.status_code} {err.response.reason}", False
+    if isinstance(cause, ConnectTimeoutError):
+        return f"cannot connect ({_innermost(cause)})", True
+    if isinstance(err, requests.Timeout) or isinstance(inner, ReadTimeoutError):
+        return f"timed out (no data for {timeout:g} s)", False
+    if isinstance(err, requests.exceptions.ChunkedEncodingError):
+        return f"interrupted download ({_innermost(err)})", False
+    return f"{type(err).__name__}: {' '.join(str(err).split())}", False
+
+
+def _innermost(err: BaseException) -> str:
+    """The first text among an exception's nested args, on one line, without urllib3's prefix.
+
+    e.g. "Failed to establish a new connection: [Errno 111] Connection refused".
+    """
+    inner: object = err
+    while isinstance(inner, BaseException) and inner.args:
+        inner = inner.args[0]
+    return " ".join(str(inner).split()).split("): ", 1)[-1]
+
+
+@contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """pooch logs each download at INFO to stderr; the progress bar already says it."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
