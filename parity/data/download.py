@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
+
+from platformdirs import user_cache_dir
 
 from parity.data.errors import DataError, DownloadError
 from parity.data.registry import MIRRORS, MNIST_SHA256, verify
@@ -42,24 +43,14 @@ UNWRITABLE_HINT = (
 )
 
 
-def cache_dir_for(platform: str, environ: Mapping[str, str], home: str) -> PurePath:
-    """The platform's user cache folder for MNIST (pure: no file system access)."""
-    if platform == "win32":
-        base = environ.get("LOCALAPPDATA") or str(PureWindowsPath(home, "AppData", "Local"))
-        return PureWindowsPath(base, "mlp-parity", "Cache", "mnist")
-    if platform == "darwin":
-        return PurePosixPath(home, "Library", "Caches", "mlp-parity", "mnist")
-    xdg = environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says to ignore a relative XDG_CACHE_HOME.
-    base_posix = (
-        PurePosixPath(xdg) if PurePosixPath(xdg).is_absolute() else PurePosixPath(home, ".cache")
-    )
-    return base_posix / "mlp-parity" / "mnist"
-
-
 def default_cache_dir() -> Path:
-    """This user's MNIST cache folder (may not exist yet)."""
-    return Path(cache_dir_for(sys.platform, os.environ, str(Path.home())))
+    """This user's MNIST cache folder (may not exist yet), from platformdirs.
+
+    Linux `$XDG_CACHE_HOME/mlp-parity/mnist` (a relative XDG_CACHE_HOME is ignored) or
+    `~/.cache/mlp-parity/mnist`; macOS `~/Library/Caches/mlp-parity/mnist`; Windows
+    `%LOCALAPPDATA%\\mlp-parity\\Cache\\mnist` (appauthor=False: no second "mlp-parity" level).
+    """
+    return Path(user_cache_dir("mlp-parity", appauthor=False)) / "mnist"
 
 
 def configured_mirrors(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
