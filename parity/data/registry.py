@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,21 +53,14 @@ class FileStatus:
         }
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_file(path: str | Path, expected: str) -> FileStatus:
     """Status of one file: ok, missing, or mismatch (with the sum found)."""
+    from pooch import file_hash  # pooch's own check of downloads; imported only when needed
+
     path = Path(path)
     if not path.is_file():
         return FileStatus(path.name, str(path), "missing", expected, None)
-    actual = sha256_file(path)
+    actual = file_hash(str(path), alg="sha256")
     return FileStatus(
         path.name, str(path), "ok" if actual == expected else "mismatch", expected, actual
     )

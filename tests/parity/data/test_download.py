@@ -28,7 +28,7 @@ import tqdm
 from parity import data
 from parity.data.download import MIRRORS_ENV, configured_mirrors, download_file, fetch
 from parity.data.errors import DataError, DownloadError
-from parity.data.registry import MIRRORS, MNIST_FILES, MNIST_SHA256, sha256_file
+from parity.data.registry import MIRRORS, MNIST_FILES, MNIST_SHA256, verify
 
 SLOW_SECONDS = 1.0
 
@@ -410,4 +410,4 @@ def test_fetch_raises_on_interrupted_download(server: Served, real_files, tmp_pa
     with pytest.raises(DownloadError, match="interrupted download"):
         data.fetch(cache, mirrors=[server.mirror("drop")], retries=0, backoff=0)
     assert sorted(p.name for p in cache.iterdir()) == [MNIST_FILES[1]]
-    assert sha256_file(cache / MNIST_FILES[1]) == MNIST_SHA256[MNIST_FILES[1]]
+    assert verify(cache, {MNIST_FILES[1]: MNIST_SHA256[MNIST_FILES[1]]})[0].status == "ok"
