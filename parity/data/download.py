@@ -37,10 +37,6 @@ DEFAULT_RETRIES = 2  # extra rounds over all mirrors after the first
 DEFAULT_BACKOFF = 1.0  # seconds before the 2nd round, doubling after
 CHUNK = 1 << 16  # bytes per read (pooch's default, 1 KiB, is slow for 10 MB)
 USER_AGENT = "mlp-parity (MNIST downloader; pooch)"
-UNWRITABLE_HINT = (
-    "pass a writable cache directory, set XDG_CACHE_HOME, or set MLP_PARITY_DATA to a "
-    "folder that already holds the four MNIST files"
-)
 
 
 def default_cache_dir() -> Path:
@@ -72,9 +68,10 @@ def prepare_dir(directory: str | Path) -> Path:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as err:
-        reason = err.strerror or type(err).__name__
         raise DataError(
-            f"cache directory {directory} is not writable ({reason}); {UNWRITABLE_HINT}"
+            f"cache directory {directory} is not writable ({err.strerror or type(err).__name__}); "
+            "pass a writable cache directory, set XDG_CACHE_HOME, or set MLP_PARITY_DATA to a "
+            "folder that already holds the four MNIST files"
         ) from None
     return directory
 
