@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from parity.data.errors import DataError
+
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 UBYTE_TYPE = 0x08
@@ -24,10 +26,6 @@ FIX_HINT = (
     "replace it with the original MNIST file "
     "(`mlp-parity data --fetch` downloads verified copies into the cache)"
 )
-
-
-class DataError(Exception):
-    """A data problem a user can fix; the message alone says which file, what and what to do."""
 
 
 def gunzip(raw: bytes, name: str) -> bytes:

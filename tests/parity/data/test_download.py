@@ -8,10 +8,11 @@ response), /drop/NAME (announces the full length, sends half, closes the connect
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.util
+import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,18 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import pooch
 import pytest
+import tqdm
 
 from parity import data
-from parity.download import (
-    MNIST_FILES,
-    MNIST_SHA256,
-    DataError,
-    DownloadError,
-    download_file,
-    fetch_files,
-    sha256_file,
-)
+from parity.data.download import MIRRORS_ENV, configured_mirrors, download_file, fetch
+from parity.data.errors import DataError, DownloadError
+from parity.data.registry import MIRRORS, MNIST_FILES, MNIST_SHA256, verify
 
 SLOW_SECONDS = 1.0
 
@@ -109,12 +106,8 @@ def payload(server: Served, rng: np.random.Generator) -> tuple[str, bytes, str]:
     return "blob.gz", content, hashlib.sha256(content).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the real environment variable or touches the real home cache."""
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+def names_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
 
 
 def fast(**overrides):
@@ -128,15 +121,15 @@ def test_good_download(server: Served, payload, tmp_path: Path) -> None:
         name, tmp_path / "cache", expected=digest, mirrors=[server.mirror("good")], **fast()
     )
     assert path == tmp_path / "cache" / name and path.read_bytes() == content
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [name]  # no temp file left
+    assert names_in(tmp_path / "cache") == [name]  # no temporary file left
 
 
 BAD_MIRRORS = [
     ("corrupt", "SHA-256 mismatch", {}),
     ("short", "SHA-256 mismatch", {}),
-    ("drop", "connection closed after 100,000 of 200,000 bytes", {}),
-    ("missing", "HTTP 404", {}),
-    ("slow", "timed out (no data for 0.2 s) after 0 bytes", {"timeout": 0.2}),
+    ("drop", "interrupted download", {}),
+    ("missing", "HTTP 404 Not Found", {}),
+    ("slow", "timed out (no data for 0.2 s)", {"timeout": 0.2}),
 ]
 
 
@@ -153,10 +146,43 @@ def test_bad_mirror_leaves_nothing(
             name, cache, expected=digest, mirrors=[server.mirror(mode)], **fast(**options)
         )
     message = str(caught.value)
-    assert message.startswith(f"{name}: could not download a verified copy"), message
+    assert "\n" not in message and message.startswith(f"{name}: could not download"), message
     assert f"{server.mirror(mode)}{name}: {expected}" in message, message
     assert "MLP_PARITY_DATA" in message, message  # what to do
-    assert list(cache.iterdir()) == []  # no partial or unverified file
+    assert names_in(cache) == []  # no partial or unverified file
+
+
+def test_interrupted_download_says_how_far_it_got(server: Served, payload, tmp_path) -> None:
+    name, _, digest = payload
+    with pytest.raises(DownloadError, match=r"100000 bytes read, 100000 more expected"):
+        download_file(name, tmp_path, expected=digest, mirrors=[server.mirror("drop")], **fast())
+
+
+@pytest.mark.parametrize("interrupt", [False, True], ids=["completes", "ctrl-c"])
+def test_bytes_go_to_a_temporary_file_first(
+    server: Served, payload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupt: bool
+) -> None:
+    """pooch streams into a temporary file beside the target and renames it once verified."""
+    name, content, digest = payload
+    cache = tmp_path / "cache"
+    during: list[list[str]] = []
+
+    def update(bar, n=1) -> None:  # called by pooch after each chunk it wrote
+        during.append(names_in(cache))
+        if interrupt:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(tqdm.tqdm, "update", update)
+    options = fast()
+    if interrupt:
+        with pytest.raises(KeyboardInterrupt):
+            download_file(name, cache, expected=digest, mirrors=[server.mirror("good")], **options)
+    else:
+        download_file(name, cache, expected=digest, mirrors=[server.mirror("good")], **options)
+    assert during, "no chunk was written"
+    assert all(len(names) == 1 and names != [name] for names in during), during
+    assert names_in(cache) == ([] if interrupt else [name])
+    assert interrupt or (cache / name).read_bytes() == content
 
 
 def test_next_mirror_after_a_bad_one(server: Served, payload, tmp_path: Path) -> None:
@@ -178,12 +204,9 @@ def test_retries_rounds_with_backoff(server: Served, payload, tmp_path: Path) ->
     assert slept == [0.5, 1.0]
 
 
-def test_no_retry_rounds_when_no_mirror_is_reachable(tmp_path: Path) -> None:
-    with socket.socket() as sock:  # a port where nothing listens: connection refused
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_no_retry_rounds_when_no_mirror_is_reachable(tmp_path: Path, closed_port: str) -> None:
     slept: list[float] = []
-    mirrors = [f"http://127.0.0.1:{port}/a/", f"http://127.0.0.1:{port}/b/"]
+    mirrors = [f"{closed_port}a/", f"{closed_port}b/"]
     with pytest.raises(DownloadError) as caught:
         download_file(
             "x.gz",
@@ -193,38 +216,64 @@ def test_no_retry_rounds_when_no_mirror_is_reachable(tmp_path: Path) -> None:
             **fast(retries=3, sleep=slept.append),
         )
     message = str(caught.value)
-    assert "after 1 round(s) over 2 mirror(s)" in message and "cannot connect" in message, message
+    assert "after 1 round(s) over 2 mirror(s)" in message, message
+    assert "cannot connect (Failed to establish a new connection" in message, message
     assert slept == []  # offline: retrying would only make the user wait
 
 
-def test_verified_file_survives_a_bad_download(server: Served, payload, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", MIRRORS),
+        ("http://a/m", ("http://a/m/",)),
+        ("http://a/m/, http://b/n", ("http://a/m/", "http://b/n/")),
+        ("  http://a/m   http://b/n/ ", ("http://a/m/", "http://b/n/")),
+    ],
+    ids=["unset", "one", "comma", "spaces"],
+)
+def test_configured_mirrors(raw: str, expected: tuple[str, ...]) -> None:
+    assert configured_mirrors({MIRRORS_ENV: raw}) == expected
+
+
+def test_fetch_takes_the_mirrors_variable(
+    server: Served, payload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, content, digest = payload
+    monkeypatch.setenv(MIRRORS_ENV, f"{server.mirror('missing')},{server.base}/good")
+    fetch(tmp_path / "cache", sums={name: digest}, **fast())
+    assert server.requests == [f"/missing/{name}", f"/good/{name}"]
+    assert (tmp_path / "cache" / name).read_bytes() == content
+
+
+def test_verified_file_is_not_downloaded_again(server: Served, payload, tmp_path: Path) -> None:
     name, content, digest = payload
     (tmp_path / name).write_bytes(content)
-    with pytest.raises(DownloadError):
-        download_file(name, tmp_path, expected=digest, mirrors=[server.mirror("drop")], **fast())
-    assert (tmp_path / name).read_bytes() == content
-    assert [p.name for p in tmp_path.iterdir()] == [name]
+    path = download_file(name, tmp_path, expected=digest, mirrors=[server.mirror("drop")], **fast())
+    assert path.read_bytes() == content and server.requests == []
+    assert names_in(tmp_path) == [name]
 
 
-def test_fetch_files_downloads_only_what_is_not_ok(server: Served, payload, tmp_path: Path) -> None:
+def test_fetch_downloads_only_what_is_not_ok(server: Served, payload, tmp_path: Path) -> None:
     name, content, digest = payload
     server.files["other.gz"] = b"other bytes"
     sums = {name: digest, "other.gz": hashlib.sha256(b"other bytes").hexdigest()}
     (tmp_path / name).write_bytes(content)  # already verified: must not be fetched
     (tmp_path / "other.gz").write_bytes(b"stale")  # mismatch: replaced by a verified copy
-    fetch_files(tmp_path, sums=sums, mirrors=[server.mirror("good")], **fast())
+    fetch(tmp_path, sums=sums, mirrors=[server.mirror("good")], **fast())
     assert server.requests == ["/good/other.gz"]
     assert (tmp_path / "other.gz").read_bytes() == b"other bytes"
 
 
-def test_fetch_files_keeps_a_mismatched_file_when_the_download_fails(
-    server: Served, payload, tmp_path: Path
+@pytest.mark.parametrize("mode", ["corrupt", "drop"], ids=["checksum-mismatch", "interrupted"])
+def test_fetch_keeps_a_mismatched_file_when_the_download_fails(
+    server: Served, payload, tmp_path: Path, mode: str
 ) -> None:
     name, _, digest = payload
     (tmp_path / name).write_bytes(b"user's file")
     with pytest.raises(DownloadError):
-        fetch_files(tmp_path, sums={name: digest}, mirrors=[server.mirror("corrupt")], **fast())
+        fetch(tmp_path, sums={name: digest}, mirrors=[server.mirror(mode)], **fast())
     assert (tmp_path / name).read_bytes() == b"user's file"
+    assert names_in(tmp_path) == [name]
 
 
 @pytest.mark.parametrize("where", ["under-a-file", "is-a-file"], ids=["under-a-file", "is-a-file"])
@@ -237,6 +286,7 @@ def test_unwritable_cache(server: Served, payload, tmp_path: Path, where: str) -
         download_file(name, cache, expected=digest, mirrors=[server.mirror("good")], **fast())
     assert not isinstance(caught.value, DownloadError)  # not a network problem: no fallback
     message = str(caught.value)
+    assert "\n" not in message, message
     assert f"cache directory {cache} is not writable" in message, message
     assert "MLP_PARITY_DATA" in message, message
     assert server.requests == []  # checked before any download
@@ -257,30 +307,58 @@ def test_read_only_cache(server: Served, payload, tmp_path: Path) -> None:
         cache.chmod(0o700)
 
 
+def test_disk_full_is_a_data_error_and_leaves_nothing(
+    server: Served, payload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, _, digest = payload
+    cache = tmp_path / "cache"
+
+    def full(bar, n=1) -> None:  # pooch reports each chunk just after writing it
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tqdm.tqdm, "update", full)
+    mirrors = [server.mirror("good"), server.mirror("good")]
+    with pytest.raises(DataError) as caught:
+        download_file(name, cache, expected=digest, mirrors=mirrors, **fast())
+    assert not isinstance(caught.value, DownloadError)  # a local problem: no fallback
+    message = str(caught.value)
+    assert message.startswith(f"{name}: cannot write the download into {cache}"), message
+    assert os.strerror(errno.ENOSPC) in message and "free disk space" in message, message
+    assert len(server.requests) == 1  # no other mirror can help
+    assert names_in(cache) == []
+
+
 def test_progress_only_when_asked_or_on_a_terminal(
     server: Served, payload, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name, _, digest = payload
-    download_file(
-        name,
-        tmp_path / "a",
-        expected=digest,
-        mirrors=[server.mirror("good")],
-        **fast(progress=None),
-    )
+    good = [server.mirror("good")]
+    download_file(name, tmp_path / "a", expected=digest, mirrors=good, **fast(progress=None))
     assert capsys.readouterr().err == ""  # captured stderr is not a terminal: quiet
-    download_file(
-        name,
-        tmp_path / "b",
-        expected=digest,
-        mirrors=[server.mirror("good")],
-        **fast(progress=True),
-    )
+    download_file(name, tmp_path / "b", expected=digest, mirrors=good, **fast(progress=True))
     err = capsys.readouterr().err
-    assert f"\r{name}: 100%" in err and "kB" in err, repr(err[-200:])
+    assert f"\r{name}:" in err and "200k" in err, repr(err[-300:])  # the file and its size
+    assert err.endswith("\r"), repr(err[-300:])  # the bar clears its line when done
 
 
-# --- the real four files through parity.data (sums hard-coded in parity.download) -----------------
+def test_pooch_logs_nothing(server: Served, payload, tmp_path: Path) -> None:
+    """pooch logs every download at INFO to stderr; the progress bar already says it."""
+    name, _, digest = payload
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.addHandler(handler)
+    try:
+        download_file(name, tmp_path, expected=digest, mirrors=[server.mirror("good")], **fast())
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == []
+    assert logger.level == level  # restored
+
+
+# --- the real four files through parity.data (sums hard-coded in parity/data/registry.py) ---------
 
 
 @pytest.fixture
@@ -321,7 +399,7 @@ def test_checksum_mismatch_falls_back_to_sample(server: Served, real_files, tmp_
             cache_dir=cache, mirrors=[server.mirror("corrupt")], progress=False, retries=0
         )
     assert ds.source.kind == "sample" and "SHA-256 mismatch" in (ds.source.notice or "")
-    assert list(cache.iterdir()) == []
+    assert names_in(cache) == []
 
 
 def test_fetch_raises_on_interrupted_download(server: Served, real_files, tmp_path: Path) -> None:
@@ -329,7 +407,7 @@ def test_fetch_raises_on_interrupted_download(server: Served, real_files, tmp_pa
     # A verified file already there: the broken download of another must not touch it.
     cache.mkdir()
     (cache / MNIST_FILES[1]).write_bytes(server.files[MNIST_FILES[1]])
-    with pytest.raises(DownloadError, match="connection closed after"):
+    with pytest.raises(DownloadError, match="interrupted download"):
         data.fetch(cache, mirrors=[server.mirror("drop")], retries=0, backoff=0)
     assert sorted(p.name for p in cache.iterdir()) == [MNIST_FILES[1]]
-    assert sha256_file(cache / MNIST_FILES[1]) == MNIST_SHA256[MNIST_FILES[1]]
+    assert verify(cache, {MNIST_FILES[1]: MNIST_SHA256[MNIST_FILES[1]]})[0].status == "ok"

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parity.idx import (
+from parity.data.errors import DataError
+from parity.data.idx import (
     IMAGES_MAGIC,
     LABELS_MAGIC,
-    DataError,
     encode_idx,
     parse_idx,
     read_idx,
