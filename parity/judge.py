@@ -23,7 +23,7 @@ from parity.report.model import Report, Run, StageResult
 from parity.stages.conditioning import gradient_scale
 from parity.stages.data import PAIR as DATA_PAIR
 from parity.stages.data import check_data
-from parity.stages.floor import settle
+from parity.stages.floor import Floor, settle
 from parity.stages.init import check_init
 from parity.stages.probes import large_logit_params
 from parity.stages.setup import Setup
@@ -54,52 +54,32 @@ def judge(
     loaded: dict[str, Framework] | None = None,
     params0: Params | None = None,
 ) -> Report:
-    """Run every stage for the reference and each named witness; return the Report.
+    """Every stage, in order, for the reference and each named witness: the Report.
 
-    X_* (n, n_features) in [0, 1], y_* (n,) int labels. ``options`` per framework name are
-    passed to its adapter (e.g. {"torch": {"device": "cuda"}}); ``loaded`` supplies adapter
-    instances directly (a deliberately wrong one, say); ``params0`` replaces
-    ``init_params(spec)`` as the one starting point (stage "init" checks it against the
-    distribution the spec states).
+    X_* (n, n_features) in [0, 1], y_* (n,) int labels. ``options``: per framework, its
+    adapter's (e.g. {"torch": {"device": "cuda"}}); ``loaded``: adapter instances by name (a
+    deliberately wrong one, say); ``params0``: the one starting point instead of the spec's.
     """
     start = time.perf_counter()
-    setup = Setup.make(
-        spec,
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        plan=plan,
-        params0=params0,
-        k_steps=k_steps,
-        probe_size=probe_size,
-    )
+    setup = Setup.make(spec, X_train, y_train, X_test, y_test, plan=plan, params0=params0,
+                       k_steps=k_steps, probe_size=probe_size)  # fmt: skip
     runs, adapters = _load(spec, names, options or {}, loaded or {})
-    report = Report(spec, _data_record(data, setup), runs, [], k_steps, probe_size)
-    report.stages.append(StageResult("init", (REFERENCE, "spec"), check_init(spec, setup.params0)))
-    report.stages.append(
-        StageResult("data", DATA_PAIR, check_data(setup.X_train, setup.X_test, spec.dtype))
-    )
+    report = Report(spec, _data_record(data, setup), runs, _contracts(setup), k_steps, probe_size)
     for stage, compute, scales in _pre_training(setup):
         report.stages += _stage_against_reference(stage, compute, adapters, spec.dtype, scales)
     anchors = train_all(setup, adapters, runs, log_points=log_points, progress=progress)
-    if runs[REFERENCE].status == "error":
-        reason = runs[REFERENCE].reason or "failed"
-        witnesses = [n for n in adapters if n != REFERENCE]
-        report.stages += [_subject_failed("train_params", n, reason, spec.dtype) for n in witnesses]
-    for a, b in _pairs(runs):
-        report.stages += _training_stages(spec, runs[a], runs[b])
-    report.floor = settle(
-        report.stages,
-        setup,
-        adapters[REFERENCE],
-        runs[REFERENCE],
-        anchors,
-        lambda nudged, ref: _training_stages(spec, nudged, ref),
-        _steps_against(setup, adapters[REFERENCE]),
-    )
+    report.stages += _after_training(spec, runs, list(adapters))
+    report.floor = _noise_floor(report, setup, adapters[REFERENCE], anchors)
     report.seconds_total = time.perf_counter() - start
     return report
+
+
+def _contracts(setup: Setup) -> list[StageResult]:
+    """Stages init and data: the starting point and the inputs against what the spec states."""
+    spec = setup.spec
+    init = check_init(spec, setup.params0)
+    data = check_data(setup.X_train, setup.X_test, spec.dtype)
+    return [StageResult("init", (REFERENCE, "spec"), init), StageResult("data", DATA_PAIR, data)]
 
 
 def _data_record(data: dict[str, Any] | None, setup: Setup) -> dict[str, Any]:
@@ -261,6 +241,34 @@ def _tensor_tolerance(stage: str, tensor: str, dtype: str) -> Tolerance | None:
 
 
 # --------------------------------------------------------------------------- after training
+
+
+def _after_training(spec: Spec, runs: dict[str, Run], trained: list[str]) -> list[StageResult]:
+    """The training stages of every pair; each fails outright when the reference crashed."""
+    results = []
+    if runs[REFERENCE].status == "error":
+        reason = runs[REFERENCE].reason or "failed"
+        witnesses = [n for n in trained if n != REFERENCE]
+        results += [_subject_failed("train_params", n, reason, spec.dtype) for n in witnesses]
+    for a, b in _pairs(runs):
+        results += _training_stages(spec, runs[a], runs[b])
+    return results
+
+
+def _noise_floor(
+    report: Report, setup: Setup, subject: Framework, anchors: dict[int, Params]
+) -> Floor | None:
+    """The subject's own drift under 1-ulp nudges, when only training stages failed."""
+    spec = setup.spec
+    return settle(
+        report.stages,
+        setup,
+        subject,
+        report.runs[REFERENCE],
+        anchors,
+        lambda nudged, reference: _training_stages(spec, nudged, reference),
+        _steps_against(setup, subject),
+    )
 
 
 def _pairs(runs: dict[str, Run]) -> list[tuple[str, str]]:
