@@ -55,7 +55,10 @@ table { border-collapse: collapse; width: 100%; overflow-wrap: normal; }
 th, td { text-align: left; vertical-align: top; padding: 0.3rem 0.55rem;
   border-bottom: 1px solid var(--line); background: #fff; }
 thead th { background: #f6f8fa; white-space: nowrap; }
+/* The row header stays in view while a wide table scrolls under it. */
 tbody th[scope="row"] { position: sticky; left: 0; z-index: 1; }
+thead th:first-child { position: sticky; left: 0; z-index: 2; }
+.nowrap { white-space: nowrap; }
 .scroll tr.outcome-fail > * { background: var(--fail-bg); }
 .scroll tr.outcome-fail > th { box-shadow: inset 0.3rem 0 0 var(--fail); }
 .scroll tr.outcome-indeterminate > * { background: var(--indet-bg); }
@@ -77,9 +80,10 @@ button.toggle:focus-visible { outline: 2px solid #0969da; outline-offset: 2px; }
 /* The message stays in view, wrapped to the screen, however far its table is scrolled. */
 p.message { margin: 0 0 0.5rem; position: sticky; left: 0.5rem; max-width: calc(100vw - 3rem); }
 figure { margin: 0.75rem 0; }
-/* A phone scrolls a plot sideways rather than shrinking its labels past reading. */
+/* At its own size at most; a phone scrolls it sideways rather than shrink its labels past
+   reading (min-width wins over max-width). */
 figure .scroll { border: 0; }
-figure img { display: block; width: 100%; min-width: 36rem; height: auto; }
+figure img { display: block; max-width: 100%; min-width: 36rem; height: auto; }
 figcaption { color: var(--muted); font-size: 0.9em; }
 footer { margin-top: 2rem; color: var(--muted); font-size: 0.85em; }
 """

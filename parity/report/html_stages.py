@@ -103,7 +103,7 @@ def _stage_row(i: int, stage: dict[str, Any], outcome: str, *, open_: bool) -> s
     )
     cells = [
         _result(outcome),
-        esc(_pair(stage)),
+        f'<span class="nowrap">{esc(_pair(stage))}</span>',
         esc(worst.get("tensor", "-")),
         f'<span class="num">{esc(number(worst.get("max_abs")))}</span>',
         f'<span class="num">{esc(number(worst.get("max_rel")))}</span>',
