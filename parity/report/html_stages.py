@@ -22,6 +22,12 @@ def stage_outcome(stage: dict[str, Any]) -> str:
     return "pass" if stage.get("passed") else "fail"
 
 
+def _is(stage: dict[str, Any], first: dict[str, Any]) -> bool:
+    """Whether ``stage`` is the verdict's first failure (same stage, same pair)."""
+    where = (first.get("stage"), list(first.get("pair") or []))
+    return bool(first) and (stage.get("stage"), list(stage.get("pair", []))) == where
+
+
 def ordered(report: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     """(index in report["stages"], stage): the first failure first, then the other failures,
     the indeterminate, the passes, each in the report's order."""
@@ -29,11 +35,7 @@ def ordered(report: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
 
     def key(item: tuple[int, dict[str, Any]]) -> tuple[int, int, int]:
         i, stage = item
-        is_first = (stage.get("stage"), list(stage.get("pair", []))) == (
-            first.get("stage"),
-            list(first.get("pair") or []),
-        )
-        return (0 if is_first else 1, RANK[stage_outcome(stage)], i)
+        return (0 if _is(stage, first) else 1, RANK[stage_outcome(stage)], i)
 
     return sorted(enumerate(report.get("stages") or []), key=key)
 
@@ -43,15 +45,14 @@ def stage_table(report: dict[str, Any]) -> str:
     first = report["verdict"].get("first_failure") or {}
     floor = _floor_index(report.get("floor"))
     rows = []
-    for i, stage in ordered(report):
+    for position, (i, stage) in enumerate(ordered(report)):
         outcome = stage_outcome(stage)
-        is_first = stage.get("stage") == first.get("stage") and list(stage.get("pair", [])) == list(
-            first.get("pair") or []
-        )
-        # The first failure opens with the page; the rest open on demand (a long page otherwise).
-        rows.append(_stage_row(i, stage, outcome, open_=is_first))
-        message = first.get("message") if is_first else None
-        rows.append(_detail_row(i, stage, outcome, floor, message, open_=is_first))
+        # The top row opens with the page when it did not pass (the first failure, or the first
+        # indeterminate stage); the rest open on demand: the page would be long otherwise.
+        open_ = position == 0 and outcome != "pass"
+        message = first.get("message") if _is(stage, first) else None
+        rows.append(_stage_row(i, stage, outcome, open_=open_))
+        rows.append(_detail_row(i, stage, outcome, floor, message, open_=open_))
     intro = (
         "<p>One row per stage and pair (actual vs expected), failures first. The worst tensor is "
         "the first failing one, else the one closest to its bound. Open a row (its button, or "

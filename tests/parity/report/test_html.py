@@ -105,6 +105,10 @@ def test_indeterminate_floor_and_skipped_stages_render_from_a_hand_made_dict():
     assert "<h2>Noise floor</h2>" in page
     rows = re.findall(r'<tr class="stage-row outcome-(\w+)"', page)
     assert rows == ["indeterminate", "pass"], "the indeterminate row comes before the pass"
+    assert re.findall(r'<tr class="detail" id="detail-(\d)"( hidden)?>', page) == [
+        ("1", ""),
+        ("0", " hidden"),
+    ], "the top row, not a pass, opens with the page"
 
 
 def test_a_report_1_dict_without_the_new_keys_renders():
