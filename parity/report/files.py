@@ -1,4 +1,4 @@
-"""The files of ``--out DIR``: report.json (stable keys), report.md and the plots."""
+"""The files of ``--out DIR``: report.json (stable keys), report.md, report.html, the plots."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from parity.report.html import svg_figures, write_html
 from parity.report.markdown import markdown
 from parity.report.model import Report
 
@@ -39,16 +40,18 @@ def prepare_out(out: Path) -> None:
 
 
 def write_outputs(report: Report, out: Path) -> list[Path]:
-    """report.json, report.md and the plots, written into ``out`` all or nothing.
+    """report.json, report.md, report.html and the plots, written into ``out`` all or nothing.
 
     Each file is first written in a hidden temporary folder inside ``out`` and moved into place
     only when all are complete, so an interrupted run never leaves a half-written report.
-    Without matplotlib the plots are left out, with a line on stderr saying how to get them.
+    Without matplotlib the plots are left out (report.html says so too), with a line on stderr
+    saying how to get them.
     """
     with tempfile.TemporaryDirectory(dir=out, prefix=".report-") as tmp:
         staging = Path(tmp)
         write_json(report, staging / "report.json")
         plots: list[Path] = []
+        figures: dict[str, str] = {}
         try:
             from parity.report.plots import plot_curves, plot_divergence
         except ImportError as error:  # matplotlib missing: say so, write the rest
@@ -58,8 +61,10 @@ def write_outputs(report: Report, out: Path) -> list[Path]:
                 plot_curves(report, staging / "curves.png"),
                 plot_divergence(report, staging / "divergence.png"),
             ]
+            figures = svg_figures(report, staging)  # the same plots, inline in report.html
         (staging / "report.md").write_text(markdown(report, [p.name for p in plots]))
-        names = ["report.json", "report.md", *(p.name for p in plots)]
+        write_html(report, staging / "report.html", figures)
+        names = ["report.json", "report.md", "report.html", *(p.name for p in plots)]
         for name in names:
             os.replace(staging / name, out / name)
     return [out / name for name in names]
