@@ -17,7 +17,9 @@ import numpy as np
 
 import frameworks
 from frameworks import REFERENCE
+from frameworks.checked import ContractError
 from frameworks.contract import Framework, FrameworkUnavailable, Params
+from frameworks.external import is_source
 from parity.compare import compare, compare_params, compare_predictions, failed
 from parity.report.model import Report, Run, StageResult
 from parity.stages.data import PAIR as DATA_PAIR
@@ -79,8 +81,10 @@ def judge(
         StageResult("data", DATA_PAIR, check_data(setup.X_train, setup.X_test, spec.dtype))
     )
     for stage, compute in _pre_training(setup):
-        report.stages += _stage_against_reference(stage, compute, adapters, spec.dtype)
-    train_all(setup, adapters, runs, log_points=log_points, progress=progress)
+        taking_part = _taking_part(stage, adapters, runs)
+        report.stages += _stage_against_reference(stage, compute, taking_part, spec.dtype)
+    trainable = _taking_part("train_params", adapters, runs)
+    train_all(setup, trainable, runs, log_points=log_points, progress=progress)
     if runs[REFERENCE].status == "error":
         reason = runs[REFERENCE].reason or "failed"
         witnesses = [n for n in adapters if n != REFERENCE]
@@ -102,25 +106,55 @@ def _load(
     options: dict[str, dict[str, Any]],
     loaded: dict[str, Framework],
 ) -> tuple[dict[str, Run], dict[str, Framework]]:
-    """Adapters that can run this spec, and a Run record for every name (reference first)."""
+    """Adapters that can run this spec, and a Run record for every name (reference first).
+
+    A user's implementation (``file.py:Class``, ``module:Class``) is recorded under its own
+    name; one that lacks ``train`` skips the stages that need it (``Run.skipped``).
+    """
     runs: dict[str, Run] = {}
     adapters: dict[str, Framework] = {}
     ordered = [REFERENCE, *[n for n in list(names) + list(loaded) if n != REFERENCE]]
-    for name in dict.fromkeys(ordered):
+    for given in dict.fromkeys(ordered):
         try:
-            adapter = loaded.get(name) or frameworks.load(name, **options.get(name, {}))
+            adapter = loaded.get(given) or frameworks.load(given, **options.get(given, {}))
         except FrameworkUnavailable as error:
-            runs[name] = Run(name, "unavailable", str(error))
+            runs[given] = Run(given, "unavailable", str(error))
             continue
+        name = _unique(adapter.name, runs) if is_source(given) else given
         reason = adapter.supports(spec)
-        runs[name] = Run(
-            name, "ok" if reason is None else "unsupported", reason, adapter.versions()
-        )
+        status = "ok" if reason is None else "unsupported"
+        runs[name] = Run(name, status, reason, adapter.versions(), skipped=_skipped(name, adapter))
         if reason is None:
             adapters[name] = adapter
     if REFERENCE not in adapters:
         raise RuntimeError(f"the reference cannot run: {runs[REFERENCE].reason}")
     return runs, adapters
+
+
+def _unique(name: str, runs: dict[str, Run]) -> str:
+    """A user's implementation's report name, made unique among this run's ("MLP #2")."""
+    candidate, count = name, 1
+    while candidate in runs:
+        count += 1
+        candidate = f"{name} #{count}"
+    return candidate
+
+
+# Stages an implementation takes part in only with a train method: all of them train.
+NEEDS_TRAIN = ("step", "steps", "train_params", "train_loss", "train_accuracy", "predictions")
+
+
+def _skipped(name: str, adapter: Framework) -> dict[str, str]:
+    """Stage -> why ``adapter`` takes no part in it (a user's implementation without train)."""
+    if callable(getattr(adapter, "train", None)):
+        return {}
+    return {stage: f"{name} has no train method" for stage in NEEDS_TRAIN}
+
+
+def _taking_part(
+    stage: str, adapters: dict[str, Framework], runs: dict[str, Run]
+) -> dict[str, Framework]:
+    return {n: a for n, a in adapters.items() if stage not in runs[n].skipped}
 
 
 # --------------------------------------------------------------------------- before training
@@ -182,6 +216,8 @@ def _attempt(compute: Compute, adapter: Framework) -> Any:
     # went wrong, rather than a traceback that hides it.
     try:
         return compute(adapter)
+    except ContractError:  # a user's implementation that breaks the contract: exit 2, not a stage
+        raise
     except Exception as error:
         return _Failed(error)
 

@@ -13,6 +13,7 @@ from parity.report.text import (
     describe_spec,
     failure_messages,
     framework_rows,
+    skipped_lines,
     stage_rows,
 )
 
@@ -49,6 +50,9 @@ def markdown(report: Report, plots: Sequence[str] = ()) -> str:
         "",
         markdown_table(stage_rows(report), STAGE_HEADER),
     ]
+    skipped = skipped_lines(report)
+    if skipped:
+        parts += ["", "## Skipped stages", "", *[f"- {line}" for line in skipped]]
     failures = failure_messages(report)
     if failures:
         parts += ["", "## Disagreements", "", *[f"- `{m}`" for m in failures]]

@@ -33,6 +33,7 @@ class Run:
     divergence_steps: list[int] = field(default_factory=list)
     divergence: list[float] = field(default_factory=list)  # max|dW| vs the reference per step
     trace: str | None = field(default=None, repr=False)  # the traceback of an "error" run
+    skipped: dict[str, str] = field(default_factory=dict)  # stage -> why it took no part
 
     @property
     def test_accuracy(self) -> float | None:
@@ -55,6 +56,7 @@ class Run:
             "steps": h.steps if h else 0,
             "final_loss": self.final_loss,
             "test_accuracy": self.test_accuracy,
+            "skipped": dict(self.skipped),
         }
 
 
