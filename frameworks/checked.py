@@ -157,9 +157,9 @@ def checked(
 def _instantiate(obj: Any, source: str | None) -> object:
     """An instance of a class, the result of a factory, or ``obj`` itself when it already has
     ``forward``: a class is called with no arguments."""
-    label = source or getattr(obj, "__name__", type(obj).__name__)
+    prefix = f"cannot load {source!r}: " if source else ""
     if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "forward")):
-        what = getattr(obj, "__qualname__", label)
+        what = getattr(obj, "__qualname__", type(obj).__name__)
         try:
             return obj()
         except Exception as error:
@@ -170,7 +170,7 @@ def _instantiate(obj: Any, source: str | None) -> object:
                     " or name a factory function instead (file.py:make_mlp)"
                 )
             raise ContractError(
-                f"cannot use {label}: {what}() raised {describe(error, user_files(obj))}{hint}"
+                f"{prefix}{what}() raised {describe(error, user_files(obj))}{hint}"
             ) from None
     return obj
 
@@ -178,7 +178,8 @@ def _instantiate(obj: Any, source: str | None) -> object:
 def _check_signature(
     impl: object, method: str, args: tuple[str, ...], *, required: bool, source: str | None
 ) -> None:
-    label = source or type(impl).__name__
+    prefix = f"cannot load {source!r}: " if source else ""
+    label = prefix + type(impl).__name__
     function = getattr(impl, method, None)
     if function is None:
         if required:
