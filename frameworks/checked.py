@@ -66,6 +66,20 @@ class ContractError(ValueError):
         super().__init__(" ".join(line.split()))  # one line, whatever the parts held
 
 
+def recorded_violation(frameworks: Iterable[object], reasons: Iterable[str | None] = ()) -> None:
+    """Raise the first contract violation of ``frameworks`` (kept on a wrapper), or one a
+    run's ``reasons`` records as "raised ContractError: ..." (a training in another process,
+    whose wrapper the caller never sees)."""
+    for framework in frameworks:
+        violation = getattr(framework, "violation", None)
+        if violation is not None:
+            raise violation
+    prefix = f"raised {ContractError.__name__}: "
+    for reason in reasons:
+        if reason is not None and reason.startswith(prefix):
+            raise ContractError(reason[len(prefix) :])
+
+
 # --------------------------------------------------------------------------- the user's frame
 
 

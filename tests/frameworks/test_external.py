@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import frameworks
-from frameworks.checked import Checked, ContractError
+from frameworks.checked import Checked, ContractError, recorded_violation
 from frameworks.numpy_ref import NumpyMLP
 from parity.judge import NEEDS_TRAIN, judge
 from parity.report.model import Report
@@ -318,3 +318,17 @@ def test_an_overflow_in_training_after_a_wrong_gradient_keeps_the_gradient_findi
     path = write(tmp_path, source)
     report = judged(["numpy", f"{path}:MyMLP"], digits)
     assert report.first_failure is not None and report.first_failure.stage == "gradients"
+
+
+@pytest.mark.parametrize(
+    ("reason", "raises"),
+    [("raised ContractError: MyMLP.train() returned a dict", True), ("raised KeyError: 3", False)],
+    ids=["contract-error", "other-error"],
+)
+def test_a_violation_recorded_only_as_a_runs_reason_is_found(reason, raises):
+    """A training in another process keeps its wrapper there: its run's reason tells."""
+    if raises:
+        with pytest.raises(ContractError, match=r"^MyMLP\.train\(\) returned a dict$"):
+            recorded_violation([], [reason])
+    else:
+        recorded_violation([], [reason])
