@@ -120,7 +120,9 @@ def _load(
         except FrameworkUnavailable as error:
             runs[given] = Run(given, "unavailable", str(error))
             continue
-        name = _unique(adapter.name, runs) if is_source(given) else given
+        name = given
+        if is_source(given):  # a user's file.py:Class: by its own name, unique in this run
+            name = adapter.name = _unique(adapter.name, runs)
         reason = adapter.supports(spec)
         status = "ok" if reason is None else "unsupported"
         runs[name] = Run(name, status, reason, adapter.versions(), skipped=_skipped(name, adapter))
