@@ -1,8 +1,8 @@
 """A user's implementation seen through the contract: every answer checked at the boundary.
 
-``checked(obj)`` wraps a user's MLP (an instance, or a class or factory called with no
-arguments) so that whatever it returns is held to the contract before the judge sees it, and
-whatever goes wrong is ONE line naming what and where (``ContractError``):
+``Checked`` wraps a user's MLP (made by ``frameworks.external.checked``) so that whatever it
+returns is held to the contract before the judge sees it, and whatever goes wrong is ONE line
+naming what and where (``ContractError``):
 
 - a missing ``forward`` or ``gradients``, or one that cannot take the contract's arguments;
 - a wrong return type, shape or keys: probs (n, n_classes), grads and trained params with the
@@ -29,10 +29,8 @@ own loop catches exceptions (the full trainings) can still find it.
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -41,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from frameworks.contract import EvalData, History, Orders, Params, StepCallback, as_history
+from frameworks.frames import describe
 
 if TYPE_CHECKING:
     from reference.spec import Spec
@@ -48,12 +47,6 @@ if TYPE_CHECKING:
 Array = np.ndarray
 DOCS = "docs/own-mlp.md"
 FILE_MODULE_PREFIX = "_mlp_parity_file_"  # the module name of a file loaded as path.py:Class
-OUR_ROOTS = tuple(str(Path(__file__).resolve().parents[1] / d) for d in ("frameworks", "parity"))
-REQUIRED = {  # method -> the positional arguments the judge passes
-    "forward": ("spec", "params", "X"),
-    "gradients": ("spec", "params", "X", "y"),
-}
-OPTIONAL = {"train": ("spec", "params", "X", "y", "orders")}
 # Arithmetic gone wrong (a RuntimeWarning too, where warnings are errors, as under pytest's
 # filterwarnings): inside train, a failing stage rather than a broken contract.
 NUMERIC_ERRORS = (ArithmeticError, RuntimeWarning)
@@ -78,161 +71,6 @@ def recorded_violation(frameworks: Iterable[object], reasons: Iterable[str | Non
     for reason in reasons:
         if reason is not None and reason.startswith(prefix):
             raise ContractError(reason[len(prefix) :])
-
-
-# --------------------------------------------------------------------------- the user's frame
-
-
-def user_files(obj: object) -> set[str]:
-    """The files a user's implementation is written in: those of every class of its MRO (a
-    subclass in a test file, its base elsewhere) and of a factory, outside mlp-parity."""
-    cls = obj if isinstance(obj, type) else type(obj)
-    files = set()
-    found: tuple[Any, ...] = (*inspect.getmro(cls), obj)
-    for klass in found:
-        try:
-            source = inspect.getsourcefile(klass)
-        except TypeError:  # builtins and instances have no file of their own
-            continue
-        if source is not None and not _ours(source):
-            files.add(os.path.realpath(source))
-    return files
-
-
-def locate(error: BaseException, files: Iterable[str] = ()) -> str:
-    """Where ``error`` arose, as ``file:line in function: `source line```: the last frame in
-    the user's ``files`` (files or folders), else the last frame outside mlp-parity; '' when
-    there is none (the call itself failed, e.g. a wrong number of arguments)."""
-    if isinstance(error, SyntaxError) and error.filename:
-        text = (error.text or "").strip()
-        return f"{_short(error.filename)}:{error.lineno}" + (f": `{text}`" if text else "")
-    frames = traceback.extract_tb(error.__traceback__)
-    roots = [os.path.realpath(f) for f in files]
-    mine = [f for f in frames if _under(f.filename, roots)]
-    foreign = [f for f in frames if not _ours(f.filename) and not f.filename.startswith("<")]
-    chosen = mine or foreign
-    if not chosen:
-        return ""
-    frame = chosen[-1]
-    where = f"{_short(frame.filename)}:{frame.lineno} in {frame.name}"
-    return f"{where}: `{frame.line.strip()}`" if frame.line else where
-
-
-def describe(error: BaseException, files: Iterable[str] = ()) -> str:
-    """``at file:line in function: `line`: Type: message`` (the location when there is one)."""
-    where = locate(error, files)
-    message = str(error.msg if isinstance(error, SyntaxError) else error)
-    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
-    return f"at {where}: {text}" if where else text
-
-
-def _under(filename: str, roots: list[str]) -> bool:
-    path = os.path.realpath(filename)
-    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
-
-
-def _ours(filename: str) -> bool:
-    return _under(filename, list(OUR_ROOTS))
-
-
-def _short(filename: str) -> str:
-    """The path relative to the working folder when it is inside it, else as it is."""
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:  # another drive on Windows
-        return filename
-    return filename if relative.startswith("..") else relative
-
-
-# --------------------------------------------------------------------------- wrapping
-
-
-def checked(
-    obj: object, *, name: str | None = None, source: str | None = None, reserved: Iterable[str] = ()
-) -> Checked:
-    """``obj`` (an instance, or a class or factory called with no arguments) behind the checks.
-
-    Its report name: ``name``, else its ``name`` attribute, else its class name; one in
-    ``reserved`` (the built-ins' names) gets ``source`` (or "yours") appended.
-    """
-    if isinstance(obj, Checked):
-        return obj
-    impl = _instantiate(obj, source)
-    for method, args in {**REQUIRED, **OPTIONAL}.items():
-        _check_signature(impl, method, args, required=method in REQUIRED, source=source)
-    files = user_files(impl) | user_files(obj)
-    chosen = _report_name(impl, name)
-    if chosen in set(reserved):
-        chosen = f"{chosen} ({short_source(source) if source else 'yours'})"
-    cls = CheckedTrainable if callable(getattr(impl, "train", None)) else Checked
-    return cls(impl, name=chosen, source=source, files=files)
-
-
-def _instantiate(obj: Any, source: str | None) -> object:
-    """An instance of a class, the result of a factory, or ``obj`` itself when it already has
-    ``forward``: a class is called with no arguments."""
-    prefix = f"cannot load {source!r}: " if source else ""
-    if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "forward")):
-        what = getattr(obj, "__qualname__", type(obj).__name__)
-        try:
-            return obj()
-        except Exception as error:
-            hint = ""
-            if isinstance(error, TypeError) and not locate(error, user_files(obj)):
-                hint = (
-                    "; the class is instantiated with no arguments: give its arguments defaults,"
-                    " or name a factory function instead (file.py:make_mlp)"
-                )
-            raise ContractError(
-                f"{prefix}{what}() raised {describe(error, user_files(obj))}{hint}"
-            ) from None
-    return obj
-
-
-def _check_signature(
-    impl: object, method: str, args: tuple[str, ...], *, required: bool, source: str | None
-) -> None:
-    prefix = f"cannot load {source!r}: " if source else ""
-    label = prefix + type(impl).__name__
-    function = getattr(impl, method, None)
-    if function is None:
-        if required:
-            raise ContractError(
-                f"{label} has no {method}({', '.join(args)}) method; an implementation needs "
-                f"forward and gradients (train, supports, versions and name are optional): "
-                f"see {DOCS}"
-            )
-        return
-    if not callable(function):
-        raise ContractError(f"{label}.{method} is a {type(function).__name__}, not a method")
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):  # some builtins have none: let the call tell
-        return
-    try:
-        signature.bind(*args)
-    except TypeError as error:
-        raise ContractError(
-            f"{label}.{method}{signature} cannot be called as {method}({', '.join(args)}): "
-            f"{error}; see {DOCS}"
-        ) from None
-
-
-def short_source(source: str) -> str:
-    """``dir/sub/file.py:Class`` as ``file.py:Class``; a module source or a name as it is."""
-    target, _, attribute = source.rpartition(":")
-    if target.endswith(".py") or "/" in target or os.sep in target:
-        return f"{Path(target).name}:{attribute}"
-    return source
-
-
-def _report_name(impl: object, name: str | None) -> str:
-    if name:
-        return name
-    own = getattr(impl, "name", None)
-    if isinstance(own, str) and own.strip():
-        return own.strip()
-    return type(impl).__name__
 
 
 def default_versions(impl: object) -> dict[str, str]:
@@ -469,6 +307,8 @@ class CheckedTrainable(Checked):
 
 
 def _rewrap(impl: object, name: str) -> Checked:
+    from frameworks.external import checked
+
     return checked(impl, name=name)
 
 

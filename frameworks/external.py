@@ -13,6 +13,7 @@ everything else, as ``python -m`` would). ``Attr`` is a class, instantiated with
 arguments, a factory function, called with none, or an instance. What loads is wrapped in the
 contract's checks (``frameworks/checked.py``); anything that goes wrong on the way is one
 ``ContractError`` line, with the user's own frame for an exception at import time.
+``checked(obj)`` does the same for an object in hand (``parity.testing``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,31 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from frameworks.checked import FILE_MODULE_PREFIX, Checked, ContractError, checked, describe
+from frameworks.checked import (
+    DOCS,
+    FILE_MODULE_PREFIX,
+    Checked,
+    CheckedTrainable,
+    ContractError,
+)
+from frameworks.frames import describe, locate, user_files
 
 GROUP = "mlp_parity.frameworks"
 SYNTAX = "path/to/file.py:Class or package.module:Class"
+REQUIRED = {  # method -> the positional arguments the judge passes
+    "forward": ("spec", "params", "X"),
+    "gradients": ("spec", "params", "X", "y"),
+}
+OPTIONAL = {"train": ("spec", "params", "X", "y", "orders")}
 
 
 def entry_points() -> list[metadata.EntryPoint]:
@@ -166,3 +181,94 @@ def _module_files(name: str) -> list[str]:
 
 def _identifier(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)
+
+
+# --------------------------------------------------------------------------- wrapping
+
+
+def checked(
+    obj: object, *, name: str | None = None, source: str | None = None, reserved: Iterable[str] = ()
+) -> Checked:
+    """``obj`` (an instance, or a class or factory called with no arguments) behind the checks.
+
+    Its report name: ``name``, else its ``name`` attribute, else its class name; one in
+    ``reserved`` (the built-ins' names) gets ``source`` (or "yours") appended.
+    """
+    if isinstance(obj, Checked):
+        return obj
+    impl = _instantiate(obj, source)
+    for method, args in {**REQUIRED, **OPTIONAL}.items():
+        _check_signature(impl, method, args, required=method in REQUIRED, source=source)
+    files = user_files(impl) | user_files(obj)
+    chosen = _report_name(impl, name)
+    if chosen in set(reserved):
+        chosen = f"{chosen} ({short_source(source) if source else 'yours'})"
+    cls = CheckedTrainable if callable(getattr(impl, "train", None)) else Checked
+    return cls(impl, name=chosen, source=source, files=files)
+
+
+def _instantiate(obj: Any, source: str | None) -> object:
+    """An instance of a class, the result of a factory, or ``obj`` itself when it already has
+    ``forward``: a class is called with no arguments."""
+    prefix = f"cannot load {source!r}: " if source else ""
+    if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "forward")):
+        what = getattr(obj, "__qualname__", type(obj).__name__)
+        try:
+            return obj()
+        except Exception as error:
+            hint = ""
+            if isinstance(error, TypeError) and not locate(error, user_files(obj)):
+                hint = (
+                    "; the class is instantiated with no arguments: give its arguments defaults,"
+                    " or name a factory function instead (file.py:make_mlp)"
+                )
+            raise ContractError(
+                f"{prefix}{what}() raised {describe(error, user_files(obj))}{hint}"
+            ) from None
+    return obj
+
+
+def _check_signature(
+    impl: object, method: str, args: tuple[str, ...], *, required: bool, source: str | None
+) -> None:
+    prefix = f"cannot load {source!r}: " if source else ""
+    label = prefix + type(impl).__name__
+    function = getattr(impl, method, None)
+    if function is None:
+        if required:
+            raise ContractError(
+                f"{label} has no {method}({', '.join(args)}) method; an implementation needs "
+                f"forward and gradients (train, supports, versions and name are optional): "
+                f"see {DOCS}"
+            )
+        return
+    if not callable(function):
+        raise ContractError(f"{label}.{method} is a {type(function).__name__}, not a method")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # some builtins have none: let the call tell
+        return
+    try:
+        signature.bind(*args)
+    except TypeError as error:
+        raise ContractError(
+            f"{label}.{method}{signature} cannot be called as {method}({', '.join(args)}): "
+            f"{error}; see {DOCS}"
+        ) from None
+
+
+def short_source(source: str) -> str:
+    """``dir/sub/file.py:Class`` as ``file.py:Class``; a module source or a name as it is."""
+    target, _, attribute = source.rpartition(":")
+    if target.endswith(".py") or "/" in target or os.sep in target:
+        return f"{Path(target).name}:{attribute}"
+    return source
+
+
+def _report_name(impl: object, name: str | None) -> str:
+    if name:
+        return name
+    own = getattr(impl, "name", None)
+    if isinstance(own, str) and own.strip():
+        return own.strip()
+    return type(impl).__name__

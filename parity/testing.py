@@ -24,8 +24,9 @@ import numpy as np
 
 import frameworks
 from frameworks import REFERENCE
-from frameworks.checked import checked, recorded_violation
+from frameworks.checked import recorded_violation
 from frameworks.contract import Framework
+from frameworks.external import checked
 from parity import data as mnist
 from parity.compare import assert_params_close
 from parity.judge import judge
