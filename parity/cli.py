@@ -1,8 +1,9 @@
 """The command line: ``mlp-parity run | gradcheck | selftest | data`` (``python -m parity``).
 
-Exit status: 0 every stage agrees; 1 a disagreement beyond tolerance (FAIL); 2 bad usage or
-a data error (one clear line on stderr, no traceback); 3 INDETERMINATE (a training stage beyond
-its tolerance but within the measured noise floor: rounding alone grows that far).
+Exit status: 0 every stage agrees; 1 a disagreement beyond tolerance (FAIL); 2 bad usage, a
+data error or a user's implementation that breaks the contract (one clear line on stderr, no
+traceback); 3 INDETERMINATE (a training stage beyond its tolerance but within the measured
+noise floor: rounding alone grows that far).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.handler(args)
-    except (UsageError, mnist.DataError, frameworks.Unsupported) as error:
+    except (UsageError, mnist.DataError, frameworks.Unsupported, frameworks.ContractError) as error:
         print(f"mlp-parity {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--frameworks",
         default=",".join(frameworks.NAMES),
         metavar="LIST",
-        help="comma-separated, from %(default)s (numpy, the reference, always runs)",
+        help="comma-separated, from %(default)s, an installed entry point's name, or your own "
+        "MLP as path/to/file.py:Class or module:Class (numpy, the reference, always runs)",
     )
     run.add_argument("--epochs", type=_positive_int, help="epochs (preset's default)")
     run.add_argument("--batch-size", type=_positive_int, help="samples per SGD step")
@@ -111,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         help="entries checked per parameter, a seeded subset (default %(default)s)",
     )
+    grad.add_argument(
+        "--framework",
+        metavar="NAME",
+        help="check this implementation instead (e.g. path/to/file.py:Class): its gradients "
+        "against finite differences of the loss of its own forward probabilities",
+    )
     _data_options(grad)
     grad.set_defaults(handler=cmd_gradcheck)
 
@@ -156,7 +164,8 @@ _RUN_HELP = f"""\
 Trains the NumPy reference, PyTorch and scikit-learn from one set of initial weights over one
 batch plan and checks, in order: init, forward (softmax), gradients on one batch, params after
 one step and after k steps, and after training: weights, per-epoch loss, test accuracy and
-test predictions. The first stage that disagrees is the finding.
+test predictions. The first stage that disagrees is the finding. Your own MLP joins as
+--frameworks numpy,path/to/my_mlp.py:MyMLP (see docs/own-mlp.md).
 
 When a stage after several updates (steps, train_*, predictions) exceeds its tolerance, the
 judge measures a noise floor: the reference trained again from its initial weights moved one
@@ -168,13 +177,16 @@ before training (init, data, forward, gradients, step) are never excused.
 exit status:
   0  PASS           every stage agrees within its tolerance
   1  FAIL           a disagreement beyond tolerance (and beyond the noise floor)
-  2  bad usage or data (one line on stderr)
+  2  bad usage, data, or an implementation that breaks the contract (one line)
   3  INDETERMINATE  beyond tolerance only where rounding alone grows that far"""
 
 _GRADCHECK_HELP = """\
 Central finite differences (sixth order, float64) against the reference's backprop and
 against torch autograd of the same loss, per parameter. With --preset lecture (the material's
-diagonal softmax derivative) it shows that formula's error plainly and exits 1."""
+diagonal softmax derivative) it shows that formula's error plainly and exits 1. With
+--framework path/to/my_mlp.py:MyMLP it checks that implementation's gradients against
+finite differences of the loss of its own forward probabilities, independent of the
+reference."""
 
 _SELFTEST_HELP = """\
 Measures the suite's power: each entry of a catalogue of realistic defects (a wrong backprop

@@ -15,6 +15,8 @@ from tqdm import tqdm
 
 import frameworks
 from frameworks import REFERENCE
+from frameworks.checked import recorded_violation
+from frameworks.contract import Framework
 from parity import data as mnist
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
@@ -60,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     spec = spec_from(args)
     names = _framework_names(args.frameworks)
+    loaded = _load_own(names)  # a user's implementation that cannot load: exit 2 before data
     data = load_data(args, spec.dtype, args.quiet)
     if args.train_limit or args.test_limit:
         data = mnist.subset(
@@ -82,7 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         k_steps=args.k_steps,
         data=data.describe(),
         progress=None if args.quiet else _progress,
+        loaded=loaded,
     )
+    # Broken where the judge only records errors (a full training): still exit 2, one line.
+    own = [r.reason for n, r in report.runs.items() if n not in frameworks.NAMES]
+    recorded_violation(loaded.values(), own)
     if args.out is not None:
         written = write_outputs(report, args.out)
     print(report.verdict() if args.quiet else console(report))
@@ -95,12 +102,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _framework_names(text: str) -> list[str]:
-    """The --frameworks list, checked: known names and at least one witness beside numpy."""
+    """The --frameworks list, checked: known names (built-in or an installed entry point) or
+    a user's ``file.py:Class`` / ``module:Class``, and at least one witness beside numpy."""
+    from frameworks import external
+
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in frameworks.NAMES]
+    registered = [ep.name for ep in external.entry_points()]
+    known = (*frameworks.NAMES, *registered)
+    unknown = [n for n in names if n not in known and not external.is_source(n)]
     if unknown:
         raise UsageError(
-            f"unknown framework(s) {unknown}; choose from {', '.join(frameworks.NAMES)}"
+            f"unknown framework(s) {unknown}; choose from {', '.join(known)}, or name your own "
+            f"as {external.SYNTAX} (docs/own-mlp.md)"
         )
     if not [n for n in names if n != REFERENCE]:
         witnesses = [n for n in frameworks.NAMES if n != REFERENCE]
@@ -109,6 +122,21 @@ def _framework_names(text: str) -> list[str]:
             f"add a witness ({', '.join(witnesses)}), e.g. --frameworks {REFERENCE},{witnesses[0]}"
         )
     return names
+
+
+def _load_own(names: list[str]) -> dict[str, Framework]:
+    """Every name that is not a built-in, loaded now (``ContractError``: one line, exit 2)."""
+    return {n: frameworks.load(n) for n in names if n not in frameworks.NAMES}
+
+
+def _load_one(name: str) -> Framework:
+    """One framework by name (built-in, entry point, ``file.py:Class``), or a UsageError."""
+    try:
+        return frameworks.load(name)
+    except frameworks.ContractError:
+        raise
+    except (ValueError, frameworks.FrameworkUnavailable) as error:
+        raise UsageError(str(error)) from None
 
 
 def _progress(desc: str, total: int) -> AbstractContextManager[Any]:
@@ -120,10 +148,11 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     from parity.gradcheck import run_gradcheck
 
     spec = spec_from(args)
+    framework = None if args.framework is None else _load_one(args.framework)
     data = load_data(args, "float64")
     n = min(args.samples, data.n_train)
     X, y = data.X_train[:n], data.y_train[:n]
-    return run_gradcheck(spec, X, y, max_entries=args.max_entries)
+    return run_gradcheck(spec, X, y, max_entries=args.max_entries, framework=framework)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:

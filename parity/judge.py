@@ -17,7 +17,9 @@ import numpy as np
 
 import frameworks
 from frameworks import REFERENCE
+from frameworks.checked import ContractError
 from frameworks.contract import Framework, FrameworkUnavailable, Params
+from frameworks.external import is_source
 from parity.compare import compare, compare_params, compare_predictions, failed
 from parity.report.model import Report, Run, StageResult
 from parity.stages.conditioning import gradient_scale
@@ -66,9 +68,11 @@ def judge(
     runs, adapters = _load(spec, names, options or {}, loaded or {})
     report = Report(spec, _data_record(data, setup), runs, _contracts(setup), k_steps, probe_size)
     for stage, compute, scales in _pre_training(setup):
-        report.stages += _stage_against_reference(stage, compute, adapters, spec.dtype, scales)
-    anchors = train_all(setup, adapters, runs, log_points=log_points, progress=progress)
-    report.stages += _after_training(spec, runs, list(adapters))
+        taking_part = _taking_part(stage, adapters, runs)
+        report.stages += _stage_against_reference(stage, compute, taking_part, spec.dtype, scales)
+    trainable = _taking_part("train_params", adapters, runs)
+    anchors = train_all(setup, trainable, runs, log_points=log_points, progress=progress)
+    report.stages += _after_training(spec, runs, list(trainable))
     report.floor = _noise_floor(report, setup, adapters[REFERENCE], anchors)
     report.seconds_total = time.perf_counter() - start
     return report
@@ -93,25 +97,57 @@ def _load(
     options: dict[str, dict[str, Any]],
     loaded: dict[str, Framework],
 ) -> tuple[dict[str, Run], dict[str, Framework]]:
-    """Adapters that can run this spec, and a Run record for every name (reference first)."""
+    """Adapters that can run this spec, and a Run record for every name (reference first).
+
+    A user's implementation (``file.py:Class``, ``module:Class``) is recorded under its own
+    name; one that lacks ``train`` skips the stages that need it (``Run.skipped``).
+    """
     runs: dict[str, Run] = {}
     adapters: dict[str, Framework] = {}
     ordered = [REFERENCE, *[n for n in list(names) + list(loaded) if n != REFERENCE]]
-    for name in dict.fromkeys(ordered):
+    for given in dict.fromkeys(ordered):
         try:
-            adapter = loaded.get(name) or frameworks.load(name, **options.get(name, {}))
+            adapter = loaded.get(given) or frameworks.load(given, **options.get(given, {}))
         except FrameworkUnavailable as error:
-            runs[name] = Run(name, "unavailable", str(error))
+            runs[given] = Run(given, "unavailable", str(error))
             continue
+        name = given
+        if is_source(given):  # a user's file.py:Class: by its own name, unique in this run
+            name = adapter.name = _unique(adapter.name, runs)
         reason = adapter.supports(spec)
-        runs[name] = Run(
-            name, "ok" if reason is None else "unsupported", reason, adapter.versions()
-        )
+        status = "ok" if reason is None else "unsupported"
+        runs[name] = Run(name, status, reason, adapter.versions(), skipped=_skipped(name, adapter))
         if reason is None:
             adapters[name] = adapter
     if REFERENCE not in adapters:
         raise RuntimeError(f"the reference cannot run: {runs[REFERENCE].reason}")
     return runs, adapters
+
+
+def _unique(name: str, runs: dict[str, Run]) -> str:
+    """A user's implementation's report name, made unique among this run's ("MLP #2")."""
+    candidate, count = name, 1
+    while candidate in runs:
+        count += 1
+        candidate = f"{name} #{count}"
+    return candidate
+
+
+# Stages an implementation takes part in only with a train method: all of them train.
+NEEDS_TRAIN = ("step", "steps", "train_params", "train_loss", "train_accuracy", "predictions")
+
+
+def _skipped(name: str, adapter: Framework) -> dict[str, str]:
+    """Stage -> why ``adapter`` takes no part in it (a user's implementation without train)."""
+    if callable(getattr(adapter, "train", None)):
+        return {}
+    return {stage: f"{name} has no train method" for stage in NEEDS_TRAIN}
+
+
+def _taking_part(
+    stage: str, adapters: dict[str, Framework], runs: dict[str, Run]
+) -> dict[str, Framework]:
+    return {n: a for n, a in adapters.items() if stage not in runs[n].skipped}
 
 
 # --------------------------------------------------------------------------- before training
@@ -200,6 +236,8 @@ def _attempt(compute: Compute, adapter: Framework) -> Any:
     # went wrong, rather than a traceback that hides it.
     try:
         return compute(adapter)
+    except ContractError:  # a user's implementation that breaks the contract: exit 2, not a stage
+        raise
     except Exception as error:
         return _Failed(error)
 

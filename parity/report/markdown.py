@@ -14,6 +14,7 @@ from parity.report.text import (
     failure_messages,
     floor_lines,
     framework_rows,
+    skipped_lines,
     stage_rows,
 )
 
@@ -50,6 +51,9 @@ def markdown(report: Report, plots: Sequence[str] = ()) -> str:
         "",
         markdown_table(stage_rows(report), STAGE_HEADER),
     ]
+    skipped = skipped_lines(report)
+    if skipped:
+        parts += ["", "## Skipped stages", "", *[f"- {line}" for line in skipped]]
     failures = failure_messages(report)
     if failures:
         parts += ["", "## Beyond the table", "", *[f"- `{m}`" for m in failures]]

@@ -37,6 +37,7 @@ class Run:
     divergence: list[float] = field(default_factory=list)  # max|dW| vs the reference per step
     divergence_held: list[bool] = field(default_factory=list)  # within train_params' bound
     trace: str | None = field(default=None, repr=False)  # the traceback of an "error" run
+    skipped: dict[str, str] = field(default_factory=dict)  # stage -> why it took no part
 
     @property
     def test_accuracy(self) -> float | None:
@@ -59,6 +60,7 @@ class Run:
             "steps": h.steps if h else 0,
             "final_loss": self.final_loss,
             "test_accuracy": self.test_accuracy,
+            "skipped": dict(self.skipped),
         }
 
 

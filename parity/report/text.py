@@ -75,6 +75,17 @@ def framework_rows(report: Report) -> list[list[str]]:
     return rows
 
 
+def skipped_lines(report: Report) -> list[str]:
+    """Per implementation that took no part in some stages: which, and why."""
+    lines = []
+    for name, run in report.runs.items():
+        by_reason: dict[str, list[str]] = {}
+        for stage, reason in run.skipped.items():
+            by_reason.setdefault(reason, []).append(stage)
+        lines += [f"{name}: {', '.join(stages)} ({reason})" for reason, stages in by_reason.items()]
+    return lines
+
+
 STAGE_HEADER = ("stage", "pair", "worst tensor", "max|diff|", "rel", "tolerance", "result")
 
 
@@ -145,6 +156,9 @@ def console(report: Report) -> str:
         "",
         table(stage_rows(report), STAGE_HEADER),
     ]
+    skipped = skipped_lines(report)
+    if skipped:
+        parts += ["", "skipped stages:", *[f"  {line}" for line in skipped]]
     failures = failure_messages(report)
     if failures:
         parts += ["", "beyond the table:", *[f"  {m}" for m in failures[:20]]]
