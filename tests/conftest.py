@@ -56,6 +56,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark a test ``torch``, ``sklearn`` or ``jax`` when one of its parameters names that
     witness (``-m sklearn`` then selects it); whole files mark themselves with ``pytestmark``."""
     for item in items:
+        if "driver" in getattr(item, "fixturenames", ()):  # a real browser (tests/support/browser)
+            item.add_marker(pytest.mark.browser)
         callspec = getattr(item, "callspec", None)
         if callspec is None:
             continue
