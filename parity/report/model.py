@@ -203,7 +203,8 @@ class Report:
         if status == "INDETERMINATE":
             return f"INDETERMINATE: {self._chaos()}{tail}"
         return (
-            f"PASS: {', '.join(self.compared)} agree with the {REFERENCE} reference at every "
+            f"PASS: {', '.join(self.compared)} {'agrees' if len(self.compared) == 1 else 'agree'}"
+            f" with the {REFERENCE} reference at every "
             f"stage within tolerance{tail}"
         )
 
