@@ -49,7 +49,8 @@ def test_a_planted_bug_fails_at_its_stage_naming_the_tensor(tmp_path, env):
     verdict = result.stdout.strip().splitlines()[-1]
     assert re.match(
         r"VERDICT: FAIL at stage gradients \(MyMLP vs numpy\): gradients MyMLP vs numpy b1: "
-        r"MISMATCH .* at \[\d+\]: MyMLP \S+ vs numpy \S+; mismatched elements: \d+ / \d+ \([\d.]+%\); tolerance",
+        r"MISMATCH .* at \[\d+\]: MyMLP \S+ vs numpy \S+; "
+        r"mismatched elements: \d+ / \d+ \([\d.]+%\); tolerance",
         verdict,
     ), verdict
 
