@@ -1,6 +1,6 @@
 """The PyTorch witness: an ``nn.Linear`` stack built from the reference's params, in its dtype.
 
-Traps this adapter owns (each tested in tests/test_torch_adapter.py):
+Traps this adapter owns (each tested in tests/frameworks/test_torch.py):
 
 - dtype: every Linear is built in the spec's dtype (torch's default is float32).
 - TF32 / bf16: off for every computation (``highest_precision``), restored afterwards. On CPUs

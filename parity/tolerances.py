@@ -61,10 +61,11 @@ TABLE: dict[tuple[str, str], Tolerance] = {
     ("forward", _F32): Tolerance(
         1e-6, 0, "784-term float32 dot products round at ~1e-7 relative; probs differ ~1e-7"
     ),
-    # The forward stage's stress probe (parity/probes.py): the output layer scaled so the largest
-    # logit is 1.5 log(max float). A logit of z carries rounding of a few ulp(z); softmax moves
-    # by at most 1/4 of a logit difference. 16 ulp of the largest logit; measured 1 ulp at most
-    # over 600 random nets. A softmax without the max shift gives NaN here: no bound passes it.
+    # The forward stage's stress probe (parity/stages/probes.py): the output layer scaled so the
+    # largest logit is 1.5 log(max float). A logit of z carries rounding of a few ulp(z);
+    # softmax moves by at most 1/4 of a logit difference. 16 ulp of the largest logit; measured
+    # 1 ulp at most over 600 random nets. A softmax without the max shift gives NaN here: no
+    # bound passes it.
     ("forward_large_logits", _F64): Tolerance(
         4e-12, 0, "logits ~1065: ulp(1065) = 2.3e-13, measured <= 2.3e-13; 16 ulp"
     ),
@@ -124,7 +125,7 @@ TABLE: dict[tuple[str, str], Tolerance] = {
     ("predictions", _F32): Tolerance(
         0, 0, "identical except near-ties (top-2 margin within the forward tolerance), excused"
     ),
-    # Stage "data" (parity/datacheck.py): the inputs against the contract, not two frameworks.
+    # Stage "data" (parity/stages/data.py): the inputs against the contract, not two frameworks.
     ("data_range", _F64): Tolerance(0, 0, "pixels / 255 lie in [0, 1] exactly (255/255 is 1)"),
     ("data_range", _F32): Tolerance(0, 0, "pixels / 255 lie in [0, 1] exactly (255/255 is 1)"),
     ("data_levels", _F64): Tolerance(

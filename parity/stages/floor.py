@@ -37,7 +37,7 @@ Array = np.ndarray
 # The stages a floor may excuse: every one after more than one update.
 EXCUSABLE = ("steps", "train_params", "train_loss", "train_accuracy", "predictions")
 # How many nudges, and how far above their largest drift still counts as rounding: chosen from
-# measurements (docs/chaos.md): see the values' comments.
+# measurements (docs/verdicts.md, "The noise floor"): see the values' comments.
 NUDGES = 8
 MARGIN = 4.0
 # Compares one run with the reference the way a witness is compared: (nudged, reference) ->

@@ -69,8 +69,8 @@ def _spec(case: Case) -> Spec:
     _, name, activation, depth, dtype = case
     sizes = (784, *HIDDEN[depth], 10)
     # lr 0.1 for the standard preset: at 0.5, 3 hidden tanh/relu layers amplify rounding
-    # differences ~10x every 25 steps (a real finding the judge reports, see README), which
-    # would make a 2-epoch parity matrix measure chaos rather than the implementations.
+    # differences ~10x every 25 steps (a real finding the judge reports: docs/verdicts.md),
+    # which would make a 2-epoch parity matrix measure chaos rather than the implementations.
     lr = {"lr": 0.1} if name == "standard" else {}
     return preset(name, sizes=sizes, activation=activation, dtype=dtype, epochs=2, seed=7, **lr)
 
