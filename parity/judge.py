@@ -185,18 +185,19 @@ def _pre_training(setup: Setup) -> list[tuple[str, Compute, Params | None]]:
     ]
 
 
-def _steps_against(setup: Setup, subject: Framework) -> Callable[[Framework, Params], list]:
-    """The steps stage of ``f`` started from other params, against the subject's own steps
-    from params0 (the noise floor's measure at that stage)."""
+def _steps_against(setup: Setup, subject: Framework) -> Callable[[Framework, Setup], list]:
+    """The steps stage of ``f`` on another (nudged) setup, against the subject's own steps on
+    this one (the noise floor's measure at that stage)."""
     spec, head = setup.spec, setup.head
-    X_head, y_head, order = setup.X_train[head], setup.y_train[head], [np.arange(head.shape[0])]
-    one_epoch = spec.replace(epochs=1)
+    order, one_epoch = [np.arange(head.shape[0])], spec.replace(epochs=1)
     expected: list[Params] = []
 
-    def steps(f: Framework, params: Params) -> list[StageResult]:
+    def steps(f: Framework, moved: Setup) -> list[StageResult]:
         if not expected:
-            expected.append(subject.train(one_epoch, setup.params0, X_head, y_head, order)[0])
-        actual = f.train(one_epoch, params, X_head, y_head, order)[0]
+            X, y = setup.X_train[head], setup.y_train[head]
+            expected.append(subject.train(one_epoch, setup.params0, X, y, order)[0])
+        X, y = moved.X_train[head], moved.y_train[head]
+        actual = f.train(one_epoch, moved.params0, X, y, order)[0]
         return [_compare_stage("steps", REFERENCE, actual, expected[0], spec.dtype)]
 
     return steps

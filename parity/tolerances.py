@@ -89,10 +89,14 @@ TABLE: dict[tuple[str, str], Tolerance] = {
         1e-14,
         16 * _EPS64,
         "W - lr*dW rounded once (torch's fma) or twice (the reference): <= 1 ulp of |W| plus "
-        "lr times the gradients' rounding; measured 2.8e-17 at lr 0.5, 2 ulp at lr 1e6",
+        "lr times the gradients' rounding; measured 2.8e-17 at lr 0.5, at most 4.1 ulp of the "
+        "largest |W| over lr 0.001-1e6 (issue 10's sweep): 16 ulp",
     ),
     ("step", _F32): Tolerance(
-        1e-6, 16 * _EPS32, "one float32 update of O(0.1) weights: ~1e-8 apart; 16 ulp of |W|"
+        1e-6,
+        32 * _EPS32,
+        "one float32 update of O(0.1) weights: ~1e-8 apart; at large lr the update's own "
+        "float32 gradient sums dominate: measured at most 14.4 ulp of the largest |W|: 32 ulp",
     ),
     ("steps", _F64): Tolerance(
         1e-12,
@@ -117,7 +121,10 @@ TABLE: dict[tuple[str, str], Tolerance] = {
     ("train_loss", _F32): Tolerance(0, 1e-3, "float32 losses from parameters ~1e-5 apart"),
     ("train_accuracy", _F64): Tolerance(0, 0, "identical predictions give identical accuracy"),
     ("train_accuracy", _F32): Tolerance(
-        0.002, 0, "a near-tie may flip in float32: at most 0.2% of the test digits"
+        0.002 + 1e-12,
+        0,
+        "a near-tie may flip in float32: at most 0.2% of the test digits (1 in 500 is "
+        "0.0020000000000000018 as a difference of two fractions: + 1e-12 for that rounding)",
     ),
     ("predictions", _F64): Tolerance(
         0, 0, "argmax of probabilities 1e-14 apart: identical unless a tie, excused separately"

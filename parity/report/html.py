@@ -133,7 +133,8 @@ def _floor_box(floor: dict[str, Any] | None, verdict: dict[str, Any], status: st
     text = (
         f"Rounding alone grows to {number(reached.get('value'), '.1e')} by step "
         f"{reached.get('step', '?')}{regime}. That is how far the reference drifts from itself "
-        f"when its initial weights move by one ulp ({floor.get('nudges', '?')} nudges, margin "
+        f"when its initial weights, training inputs and activations move by one ulp "
+        f"({floor.get('nudges', '?')} nudges, margin "
         f"{number(floor.get('margin'), 'g')}, measured in {seconds(floor.get('seconds'))})."
     )
     held = verdict.get("held_through_step")

@@ -216,7 +216,8 @@ def floor_table(floor: dict[str, Any] | None) -> str:
         rows.append(row(cells, head=esc(e.get("stage", "?"))))
     intro = (
         "<h2>Noise floor</h2><p>How far the reference drifts from itself when its initial "
-        "weights move by one ulp: a training stage beyond its table entry but within this floor "
-        "is indeterminate (rounding alone could explain it), beyond it a failure.</p>"
+        "weights, training inputs and activations move by one ulp: a training stage beyond its "
+        "table entry but within this floor is indeterminate (rounding alone could explain it), "
+        "beyond it a failure.</p>"
     )
     return intro + table([esc(h) for h in FLOOR_HEADER], rows, label="noise floor", cls="floor")

@@ -17,6 +17,9 @@ from reference.spec import Spec
 if TYPE_CHECKING:  # the floor module builds on this one
     from parity.stages.floor import Floor
 
+# What each of the noise floor's runs moves (parity/stages/floor.py), as the reports say it.
+NUDGED = "one-ulp nudges of its initial weights, training inputs and activations"
+
 Array = np.ndarray
 SCHEMA = "mlp-parity/report/2"
 
@@ -221,8 +224,8 @@ class Report:
             parts.append(
                 f"{excused.stage} ({a} vs {b}) {worst.tensor} differs by {_amount(worst)}{unit}, "
                 f"beyond the table's {worst.bound:.1e} but within {self.floor.margin:g}x the "
-                f"reference's own drift under {self.floor.nudges} one-ulp nudges of its initial "
-                f"weights ({_fmt(floor, worst.stage)})"
+                f"reference's own drift under {self.floor.nudges} {NUDGED} "
+                f"({_fmt(floor, worst.stage)})"
             )
         reached = self.floor.reached()
         if reached is not None:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from parity.report.model import Report, StageResult
+from parity.report.model import NUDGED, Report, StageResult
 from reference.spec import Spec
 
 
@@ -127,8 +127,8 @@ def floor_lines(report: Report) -> list[str]:
     if floor is None:
         return []
     lines = [
-        f"noise floor: the reference against itself, {floor.nudges} one-ulp nudges of its initial "
-        f"weights, {floor.seconds:.1f} s; within floor = at most {floor.margin:g}x the largest"
+        f"noise floor: the reference against itself under {floor.nudges} {NUDGED}, "
+        f"{floor.seconds:.1f} s; within floor = at most {floor.margin:g}x the largest"
     ]
     for row in floor.to_dict(report.stages)["stages"]:
         a, b = row["pair"]

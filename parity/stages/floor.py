@@ -5,9 +5,12 @@ Training carries such differences forward. Usually they stay near rounding (1e-1
 19,000 full-MNIST steps in float64), but in a chaotic regime (large learning rate, per-sample
 steps, tanh or relu) they grow ~10x every few dozen steps until no fixed tolerance can hold.
 
-The reference alone tells which regime a run is in: train it again from params0 with every
-entry moved one ulp up or down (``nudged``), over the same batches, ``NUDGES`` times with
-different directions, and compare each nudged run with the reference exactly as a witness is
+The reference alone tells which regime a run is in: train it again, ``NUDGES`` times, with
+rounding-sized changes made where a second correct implementation rounds differently: every
+initial weight moved one ulp up or down (``nudged``), every nonzero training input too (read
+at every step: ``nudged_inputs``), and the result of every hidden activation (another math
+library's tanh: ``activations_one_ulp_off``), each with its own seeded directions, over the
+same batches; and compare each nudged run with the reference exactly as a witness is
 compared. A witness's disagreement at a training stage that is within ``MARGIN`` times the
 largest of those self-disagreements is what rounding alone does there: INDETERMINATE, not
 FAIL. One clearly above it is still a FAIL. The stages before the first update (init, data,
@@ -21,9 +24,11 @@ stage passed; its cost is NUDGES extra reference trainings (only of the k steps 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -32,6 +37,7 @@ from parity.compare import Comparison
 from parity.report.model import Run, StageResult
 from parity.stages.setup import Setup
 from parity.training import divergence, train_one
+from reference.activations import ACTIVATIONS
 
 Array = np.ndarray
 # The stages a floor may excuse: every one after more than one update.
@@ -54,6 +60,46 @@ def nudged(params: Params, seed: int = 0) -> Params:
         direction = np.where(up, np.inf, -np.inf).astype(value.dtype)  # same dtype: its ulp
         out[key] = np.nextafter(value, direction)
     return out
+
+
+def nudged_inputs(X: Array, seed: int = 0, rows: int = 4096) -> Array:
+    """A copy of X (n, n_features) with every NONZERO entry moved one ulp up or down (seeded).
+
+    Training reads the inputs at every step, so this perturbs every step by rounding's size,
+    as a second implementation's own rounding does; the initial weights' nudge acts once.
+    Zeros stay exactly zero (a denormal would be a nonzero pixel to code that skips zeros).
+    Done in chunks of rows: no temporary the size of X beside the copy.
+    """
+    rng = np.random.default_rng([seed, 2])
+    out = X.copy()
+    for start in range(0, X.shape[0], rows):
+        chunk = out[start : start + rows]  # a view: written in place
+        up = rng.random(chunk.shape) < 0.5
+        direction = np.where(up, np.inf, -np.inf).astype(X.dtype)
+        np.copyto(chunk, np.nextafter(chunk, direction), where=chunk != 0)
+    return out
+
+
+@contextmanager
+def activations_one_ulp_off(seed: int = 0) -> Iterator[None]:
+    """Inside: the reference's hidden activations return results moved one ulp (seeded).
+
+    What another correct math library would return: two tanh implementations may differ by an
+    ulp, and near saturation (tanh(z) ~ 1) that ulp is the whole of 1 - A^2, the derivative,
+    so no nudge of the inputs reaches it. Exact zeros (a relu's) stay zero.
+    """
+    rng = np.random.default_rng([seed, 3])
+
+    def one_ulp_off(f: Callable[[Array], Array]) -> Callable[[Array], Array]:
+        def moved(Z: Array) -> Array:
+            A = f(Z)
+            direction = np.where(rng.random(A.shape) < 0.5, np.inf, -np.inf).astype(A.dtype)
+            return np.where(A != 0, np.nextafter(A, direction), A)
+
+        return moved
+
+    with mock.patch.dict(ACTIVATIONS, {name: one_ulp_off(f) for name, f in ACTIVATIONS.items()}):
+        yield
 
 
 def amount(c: Comparison) -> float:
@@ -130,14 +176,14 @@ def settle(
     reference: Run,
     anchors: dict[int, Params],
     training: TrainingStages,
-    steps_stage: Callable[[Framework, Params], list[StageResult]],
+    steps_stage: Callable[[Framework, Setup], list[StageResult]],
     *,
     nudges: int = NUDGES,
 ) -> Floor | None:
     """Measure the floor when only excusable stages failed, and mark each failing stage it
     covers as excused. None (nothing measured) when every stage passed or one that is never
-    excused failed. ``steps_stage(subject, params0)`` compares the subject's k steps from
-    params0 with the reference's, as the judge's steps stage does."""
+    excused failed. ``steps_stage(subject, moved)`` compares the subject's k steps on a
+    nudged setup with the reference's, as the judge's steps stage does."""
     failing = [s for s in stages if not s.passed]
     if not failing or any(s.stage not in EXCUSABLE for s in failing):
         return None
@@ -147,11 +193,14 @@ def settle(
     floor = Floor(nudges=nudges, margin=MARGIN)
     retrain = any(s.stage != "steps" for s in failing)
     for seed in range(nudges):
-        start_params = nudged(setup.params0, seed)
+        moved = replace(
+            setup, params0=nudged(setup.params0, seed), X_train=nudged_inputs(setup.X_train, seed)
+        )
         try:
-            drift = steps_stage(subject, start_params)
-            if retrain:
-                drift += _trained(setup, subject, reference, anchors, start_params, floor, training)
+            with activations_one_ulp_off(seed):
+                drift = steps_stage(subject, moved)
+                if retrain:
+                    drift += _trained(moved, subject, reference, anchors, floor, training)
         except Exception:  # rounding alone makes the subject blow up: no finite floor
             drift = [_unbounded(result) for result in failing]
         for result in drift:
@@ -164,16 +213,15 @@ def settle(
 
 
 def _trained(
-    setup: Setup,
+    moved: Setup,
     subject: Framework,
     reference: Run,
     anchors: dict[int, Params],
-    start_params: Params,
     floor: Floor,
     training: TrainingStages,
 ) -> list[StageResult]:
-    """The subject trained from ``start_params``, compared with the reference's training;
-    its divergence from the reference at the logged steps goes into ``floor``."""
+    """The subject trained on the nudged setup, compared with the reference's training; its
+    divergence from the reference at the logged steps goes into ``floor``."""
     run = Run(reference.name, "ok")
     steps: list[int] = []
     drift: list[float] = []
@@ -182,9 +230,9 @@ def _trained(
         anchor = anchors.get(step)
         if anchor is not None:
             steps.append(step)
-            drift.append(divergence(snapshot(), anchor, setup.spec.dtype)[0])
+            drift.append(divergence(snapshot(), anchor, moved.spec.dtype)[0])
 
-    train_one(setup, subject, run, on_step, params0=start_params)
+    train_one(moved, subject, run, on_step)
     floor.divergence_steps = steps
     floor.divergence.append(drift)
     return training(run, reference)
