@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(report.verdict() if args.quiet else console(report))
     if args.out is not None and not args.quiet:
         print("wrote " + ", ".join(str(p) for p in written))
-    if not any(r.status == "ok" for n, r in report.runs.items() if n != REFERENCE):
+    if report.status == "NO VERDICT":
         reasons = [f"{n}: {r.reason}" for n, r in report.runs.items() if n != REFERENCE]
         raise UsageError("nothing to compare: no witness could run (" + "; ".join(reasons) + ")")
     return report.exit_status

@@ -243,6 +243,15 @@ def _attempt(compute: Compute, adapter: Framework) -> Any:
         return _Failed(error)
 
 
+def _witness_failed(stage: str, name: str, run: Run, dtype: str) -> StageResult:
+    """The stage failed for (name, reference) because the witness's own training raised."""
+    pair = (name, REFERENCE)
+    text = f"{name} {run.reason or 'failed'}"
+    return StageResult(
+        stage, pair, [failed(stage, "*", pair, dtype, tolerance(stage, dtype), text)]
+    )
+
+
 def _subject_failed(stage: str, name: str, text: str, dtype: str) -> StageResult:
     """The stage failed for (name, reference) because the reference itself raised."""
     pair = (name, REFERENCE)
@@ -283,12 +292,16 @@ def _tensor_tolerance(stage: str, tensor: str, dtype: str) -> Tolerance | None:
 
 
 def _after_training(spec: Spec, runs: dict[str, Run], trained: list[str]) -> list[StageResult]:
-    """The training stages of every pair; each fails outright when the reference crashed."""
+    """The training stages of every pair; train_params fails outright for a pair whose
+    training raised (the reference's: for every witness; else that witness's)."""
     results = []
+    witnesses = [n for n in trained if n != REFERENCE]
     if runs[REFERENCE].status == "error":
         reason = runs[REFERENCE].reason or "failed"
-        witnesses = [n for n in trained if n != REFERENCE]
         results += [_subject_failed("train_params", n, reason, spec.dtype) for n in witnesses]
+    else:
+        crashed = [n for n in witnesses if runs[n].status == "error"]
+        results += [_witness_failed("train_params", n, runs[n], spec.dtype) for n in crashed]
     for a, b in _pairs(runs):
         results += _training_stages(spec, runs[a], runs[b])
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +151,8 @@ class Report:
 
     @property
     def compared(self) -> list[str]:
-        return [n for n, r in self.runs.items() if n != REFERENCE and r.status == "ok"]
+        """The witnesses that took part (those whose training raised too: that is a finding)."""
+        return [n for n, r in self.runs.items() if n != REFERENCE and r.status in ("ok", "error")]
 
     @property
     def status(self) -> str:
@@ -191,7 +193,9 @@ class Report:
     def verdict(self) -> str:
         """One line: PASS naming who agreed, FAIL naming the first stage that disagreed,
         INDETERMINATE saying how far rounding alone goes."""
-        left_out = [f"{n} ({r.status})" for n, r in self.runs.items() if r.status != "ok"]
+        left_out = [
+            f"{n} ({r.status})" for n, r in self.runs.items() if r.status not in ("ok", "error")
+        ]
         tail = f"; not compared: {', '.join(left_out)}" if left_out else ""
         status = self.status
         if status == "FAIL":
@@ -218,7 +222,15 @@ class Report:
         worst = excused.worst
         a, b = excused.pair
         parts = []
-        if worst is not None:
+        if worst is not None and worst.problem:  # non-finite, or a training that raised
+            values = self.floor.values.get((worst.stage, worst.tensor), [])
+            blown = sum(not math.isfinite(v) for v in values)
+            parts.append(
+                f"{excused.stage} ({a} vs {b}) {worst.tensor}: {worst.problem}; the reference's "
+                f"own training blows up as well under {blown} of {len(values)} {NUDGED} "
+                "(rounding alone makes this training diverge)"
+            )
+        elif worst is not None:
             floor = self.floor.of(worst.stage, worst.tensor)
             unit = " test predictions" if worst.stage == "predictions" else ""
             parts.append(
@@ -228,7 +240,7 @@ class Report:
                 f"({_fmt(floor, worst.stage)})"
             )
         reached = self.floor.reached()
-        if reached is not None:
+        if reached is not None and math.isfinite(reached[0]):
             parts.append(
                 f"rounding alone grows to {reached[0]:.1e} by step {reached[1]} (chaotic regime)"
             )

@@ -27,11 +27,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 from unittest import mock
 
 import numpy as np
 
+from frameworks import REFERENCE as REFERENCE_NAME
 from frameworks.contract import Framework, Params
 from parity.compare import Comparison
 from parity.report.model import Run, StageResult
@@ -187,22 +189,21 @@ def settle(
     failing = [s for s in stages if not s.passed]
     if not failing or any(s.stage not in EXCUSABLE for s in failing):
         return None
-    if reference.status != "ok" or reference.params is None:
-        return None
     start = time.perf_counter()
     floor = Floor(nudges=nudges, margin=MARGIN)
-    retrain = any(s.stage != "steps" for s in failing)
+    at_steps = [s for s in failing if s.stage == "steps"]
+    after = [s for s in failing if s.stage != "steps"]
     for seed in range(nudges):
         moved = replace(
             setup, params0=nudged(setup.params0, seed), X_train=nudged_inputs(setup.X_train, seed)
         )
-        try:
-            with activations_one_ulp_off(seed):
-                drift = steps_stage(subject, moved)
-                if retrain:
-                    drift += _trained(moved, subject, reference, anchors, floor, training)
-        except Exception:  # rounding alone makes the subject blow up: no finite floor
-            drift = [_unbounded(result) for result in failing]
+        with activations_one_ulp_off(seed):
+            drift = _measured(partial(steps_stage, subject, moved), at_steps) if at_steps else []
+            if after and reference.params is not None:
+                trained = partial(_trained, moved, subject, reference, anchors, floor, training)
+                drift += _measured(trained, after)
+            elif after:  # the subject's own training raised: does it under rounding alone?
+                drift += _measured(partial(_trains, moved, subject, after), after)
         for result in drift:
             for c in result.comparisons:
                 floor.values.setdefault((c.stage, c.tensor), []).append(amount(c))
@@ -210,6 +211,31 @@ def settle(
         result.excused = all(floor.covers(c) for c in result.comparisons if not c.passed)
     floor.seconds = time.perf_counter() - start
     return floor
+
+
+def _measured(
+    compute: Callable[[], list[StageResult]], failing: list[StageResult]
+) -> list[StageResult]:
+    """compute()'s stage results; when it raises (rounding alone blows the subject's training
+    up: non-finite weights, an overflow), the failing ones, as infinitely far."""
+    try:
+        return compute()
+    except Exception:
+        return [_unbounded(result) for result in failing]
+
+
+def _trains(moved: Setup, subject: Framework, failing: list[StageResult]) -> list[StageResult]:
+    """The failing results as 0 apart when the subject's training on the nudged setup
+    completes (rounding alone does not make it raise); raises when it raises."""
+    train_one(moved, subject, Run(REFERENCE_NAME, "ok"), None)
+    return [
+        StageResult(
+            r.stage,
+            r.pair,
+            [replace(c, problem=None, max_abs=0.0, mismatched=0) for c in r.comparisons],
+        )
+        for r in failing
+    ]
 
 
 def _trained(

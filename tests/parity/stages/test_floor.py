@@ -203,3 +203,35 @@ def test_prediction_flips_are_counted_against_the_nudges_flips():
 def test_no_floor_no_excuse():
     c = compare([1.0], [0.0], stage="train_params", tensor="W9", dtype="float64")
     assert not _floor_with("train_params", "W1", [1.0]).covers(c)
+
+
+def test_a_training_that_diverges_under_rounding_alone_is_indeterminate(data):
+    """At lr 1e37 in float32 the weights overflow within a few steps whatever the rounding:
+    every nudged run blows up too, so nothing after the first step can be judged."""
+    spec = CHAOTIC.replace(dtype="float32", lr=1e37)
+    with np.errstate(all="ignore"):
+        report = _judge(spec, data, StartsOneUlpAway(seed=100))
+    assert report.status == "INDETERMINATE", report.verdict()
+    assert "rounding alone makes this training diverge" in report.verdict()
+    assert all(s.passed for s in report.stages if s.stage not in EXCUSABLE)
+
+
+class RaisesInTraining(NumpyMLP):
+    """The reference, except that its full training raises (a witness that blows up)."""
+
+    name = "planted"
+
+    def train(self, spec, params, X, y, orders, **kwargs):
+        if kwargs.get("eval_data") is not None:
+            raise FloatingPointError("overflow in the update")
+        return super().train(spec, params, X, y, orders, **kwargs)
+
+
+def test_a_witness_whose_training_raises_where_the_reference_does_not_fails(data):
+    report = _judge(CALM, data, RaisesInTraining())
+    assert report.status == "FAIL", report.verdict()
+    failure = report.first_failure
+    assert failure is not None and failure.stage == "train_params"
+    assert failure.worst is not None
+    assert "planted raised FloatingPointError: overflow in the update" in failure.worst.message()
+    assert report.floor is not None  # measured: the reference's nudged trainings completed
