@@ -51,6 +51,7 @@ def judge(
     progress: ProgressFactory | None = None,
     loaded: dict[str, Framework] | None = None,
     params0: Params | None = None,
+    jobs: int | None = 1,
 ) -> Report:
     """Run every stage for the reference and each named witness; return the Report.
 
@@ -58,7 +59,8 @@ def judge(
     passed to its adapter (e.g. {"torch": {"device": "cuda"}}); ``loaded`` supplies adapter
     instances directly (a deliberately wrong one, say); ``params0`` replaces
     ``init_params(spec)`` as the one starting point (stage "init" checks it against the
-    distribution the spec states).
+    distribution the spec states). ``jobs``: trainings at once, in worker processes when > 1
+    (None: as many as the cores suit, parity/workers.py); 1 trains them here in turn.
     """
     start = time.perf_counter()
     setup = Setup.make(
@@ -80,7 +82,7 @@ def judge(
     )
     for stage, compute in _pre_training(setup):
         report.stages += _stage_against_reference(stage, compute, adapters, spec.dtype)
-    train_all(setup, adapters, runs, log_points=log_points, progress=progress)
+    train_all(setup, adapters, runs, log_points=log_points, progress=progress, jobs=jobs)
     if runs[REFERENCE].status == "error":
         reason = runs[REFERENCE].reason or "failed"
         witnesses = [n for n in adapters if n != REFERENCE]

@@ -1,33 +1,24 @@
 """The full trainings: every implementation from the one init over the one plan.
 
-Each run logs its weights at the plan's logged steps (denser early) and, for the witnesses,
-max |W - W_reference| there: the divergence curve of the report. The reference trains first,
-so its snapshots are the anchors the others are measured against.
+Each run logs its weights at the plan's logged steps (denser early); for the witnesses, max
+|W - W_reference| at those steps is the divergence curve of the report, computed here from
+the snapshots once every training is done. With ``jobs`` > 1 the trainings run side by side
+in worker processes (parity/workers.py); with 1, one after the other in this process, the
+reference first.
 """
 
 from __future__ import annotations
 
-import time
-import traceback
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any
-
 import numpy as np
 
 from frameworks import REFERENCE
-from frameworks.contract import Framework, Params, as_history
+from frameworks.contract import Framework
 from parity.report.model import Run
 from parity.stages.plan import log_steps, steps_per_epoch
 from parity.stages.setup import Setup
+from parity.workers import ProgressFactory, Result, Task, failure_text, train_many
 
-# progress(description, total_steps) -> a context manager yielding something with update(n)
-ProgressFactory = Callable[[str, int], AbstractContextManager[Any]]
-
-
-def failure_text(error: BaseException) -> str:
-    """One line for a stage or run that raised: the exception's type and message."""
-    return f"raised {type(error).__name__}: {error}"
+__all__ = ["ProgressFactory", "divergence", "failure_text", "train_all"]
 
 
 def train_all(
@@ -37,62 +28,35 @@ def train_all(
     *,
     log_points: int = 100,
     progress: ProgressFactory | None = None,
+    jobs: int | None = 1,
 ) -> None:
-    """Full training for each adapter that has ``train``, the reference first; fills ``runs``."""
+    """Full training for each adapter, at most ``jobs`` at once (None: auto); fills ``runs``."""
     spec = setup.spec
     total = spec.epochs * steps_per_epoch(setup.X_train.shape[0], spec.batch_size)
-    logged = set(log_steps(total, log_points))
-    anchors: dict[int, Params] = {}
-    for name, adapter in adapters.items():
+    logged = log_steps(total, log_points)
+    tasks = [Task(name, adapter, logged=logged) for name, adapter in adapters.items()]
+    trained = train_many(tasks, setup, jobs=jobs, progress=progress)
+    results = dict(zip(adapters, trained, strict=True))
+    anchor = results.get(REFERENCE)
+    for name, result in results.items():
         run = runs[name]
-        bar_context = progress(f"train {name}", total) if progress else nullcontext(None)
-        with bar_context as bar:
-            on_step = _step_hook(name, run, logged, anchors, bar)
-            try:
-                train_one(setup, adapter, run, on_step)
-            except Exception as error:  # the subject's too: reported, never raised
-                run.status, run.reason = "error", failure_text(error)
-                run.trace = traceback.format_exc()
+        run.seconds = result.seconds
+        if result.status == "ok":
+            run.test_probs = result.test_probs
+            run.params, run.history = result.params, result.history
+        else:
+            run.status, run.reason, run.trace = result.status, result.reason, result.trace
+        if name != REFERENCE and anchor is not None:
+            run.divergence_steps, run.divergence = divergence(result, anchor)
 
 
-def train_one(
-    setup: Setup, adapter: Framework, run: Run, on_step: Callable[..., None] | None
-) -> None:
-    """One implementation's full training and its test probabilities, into ``run``."""
-    t0 = time.perf_counter()
-    params, history = adapter.train(
-        setup.spec,
-        setup.params0,
-        setup.X_train,
-        setup.y_train,
-        setup.plan,
-        eval_data=(setup.X_test, setup.y_test),
-        on_step=on_step,
-    )
-    run.seconds = time.perf_counter() - t0
-    run.test_probs = adapter.forward(setup.spec, params, setup.X_test)
-    run.params, run.history = params, as_history(history)
-
-
-def _step_hook(
-    name: str,
-    run: Run,
-    logged: set[int],
-    anchors: dict[int, Params],
-    bar: Any,
-) -> Callable[[int, Callable[[], Params]], None]:
-    def on_step(step: int, snapshot: Callable[[], Params]) -> None:
-        if bar is not None:
-            bar.update(1)
-        if step not in logged:
-            return
-        current = snapshot()
-        if name == REFERENCE:
-            anchors[step] = current
-            return
-        anchor = anchors.get(step)
-        if anchor is not None:
-            run.divergence_steps.append(step)
-            run.divergence.append(max(float(np.abs(current[k] - anchor[k]).max()) for k in anchor))
-
-    return on_step
+def divergence(result: Result, anchor: Result) -> tuple[list[int], list[float]]:
+    """(steps, max |W - W_anchor| over all params) at the logged steps both runs reached."""
+    where = {step: i for i, step in enumerate(anchor.steps)}
+    steps, values = [], []
+    for i, step in enumerate(result.steps):
+        if step in where:
+            current, reference = result.snapshot(i), anchor.snapshot(where[step])
+            steps.append(step)
+            values.append(max(float(np.abs(current[k] - reference[k]).max()) for k in reference))
+    return steps, values
