@@ -364,12 +364,13 @@ class _Pool:
         self.threads = threads_for(cores_available(), min(jobs, len(self.tasks)))
 
     def run(self) -> list[Result]:
-        # The data as the workers find it: where it already lies in shared memory (see
-        # shared.shared_dataset), the rest copied into one new block.
-        where, block = shared.place(_setup_arrays(self.setup)) if self.remote else ({}, None)
         local = threading.Thread(target=self._run_local, name="in-process trainings")
         running: dict[int, _Worker] = {}
+        block = None
         try:
+            # The data as the workers find it: where it already lies in shared memory (see
+            # shared.shared_dataset), the rest copied into one new block.
+            where, block = shared.place(_setup_arrays(self.setup)) if self.remote else ({}, None)
             if self.local:
                 local.start()
             self._run_remote(where, running)
@@ -410,15 +411,16 @@ class _Pool:
         while queue or running:
             local_busy = any(self.results[i] is None for i in self.local)
             while queue and len(running) < max(1, self.jobs - local_busy):
-                i = queue.pop(0)
-                running[i] = self._start(i, where)
+                self._start(queue.pop(0), where, running)
             waiting: dict[Any, int] = {worker.conn: i for i, worker in running.items()}
             for conn in connection.wait(list(waiting), timeout=0.5):
                 i = waiting[conn]
                 if self._receive(i, running[i]):
                     running.pop(i).close()
 
-    def _start(self, i: int, where: dict[str, shared.Where]) -> _Worker:
+    def _start(self, i: int, where: dict[str, shared.Where], running: dict[int, _Worker]) -> None:
+        """Start task i's worker and enter it in ``running`` (before a Ctrl-C can intervene,
+        so that ``_end`` finds it)."""
         task = self.tasks[i]
         job = _Job(
             payload=pickle.dumps(task),
@@ -435,15 +437,17 @@ class _Pool:
             target=_worker, args=(job, send), name=f"mlp-parity {task.label}", daemon=True
         )
         # The worker inherits this thread's signal mask: SIGINT blocked, so a Ctrl-C at the
-        # terminal reaches the parent alone, which then ends every worker.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        # terminal reaches the parent alone, which then ends every worker. Here a Ctrl-C
+        # waits until the worker is in ``running``, where ``_end`` finds it.
+        with _sigint_deferred():
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                process.start()
+                running[i] = _Worker(process, receive, Result(task.label))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
         send.close()
-        bar = self.bars.open(task.label)
-        return _Worker(process, receive, bar, bar.__enter__(), Result(task.label))
+        running[i].open_bar(self.bars, task.label)
 
     def _receive(self, i: int, worker: _Worker) -> bool:
         """Handle one message from task i's worker; True once it has given its result."""
@@ -477,15 +481,38 @@ class _Worker:
 
     process: Any
     conn: connection.Connection
-    bar_context: AbstractContextManager[Any]
-    bar: Any
     kept: Result  # the snapshots as they arrive
+    bar: Any = None
+    bar_context: AbstractContextManager[Any] | None = None
+
+    def open_bar(self, bars: _Bars, label: str) -> None:
+        self.bar_context = bars.open(label)
+        self.bar = self.bar_context.__enter__()
 
     def close(self) -> None:
         """Wait for the process to exit (it has sent all it will), close pipe and bar."""
         self.process.join()
         self.conn.close()
-        self.bar_context.__exit__(None, None, None)
+        if self.bar_context is not None:
+            self.bar_context.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """A SIGINT during the block is handled after it (blocking it in this thread is not
+    enough: the kernel may hand it to another thread, e.g. OpenMP's, and Python then raises
+    KeyboardInterrupt in the main thread wherever it is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # KeyboardInterrupt is only ever raised in the main thread
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)
 
 
 def _end(running: dict[int, _Worker]) -> None:
