@@ -49,6 +49,7 @@ ProgressFactory = Callable[[str, int], AbstractContextManager[Any]]
 
 START_METHOD = "spawn"  # a fresh interpreter: no torch/OpenMP state copied from the parent
 PROGRESS_EVERY_S = 0.1  # a worker reports its step count at most this often
+AUTO_MIN_SAMPLES = 20_000  # samples a training visits below which auto trains in-process
 
 
 @dataclass(frozen=True)
@@ -113,17 +114,21 @@ def cores_available() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def auto_jobs(n_tasks: int, cores: int | None = None) -> int:
-    """Trainings at once for ``--jobs auto``: every task when they number at most twice the
-    cores, else twice the cores.
+def auto_jobs(n_tasks: int, samples: int, cores: int | None = None) -> int:
+    """Trainings at once for ``--jobs auto``, each visiting ``samples`` samples in all.
 
-    More single-threaded trainings than cores let the scheduler share the cores evenly, which
-    beats any assignment of whole trainings to fewer workers: three trainings on two cores
-    take about (sum of the three) / 2 side by side, but at best the sum of the two shortest
-    with two workers (docs/benchmarks.md). Beyond twice the cores only memory grows.
+    1 (one after the other, here) on one core, or when the trainings are short: a worker is a
+    fresh interpreter importing its framework (1-2 s for torch or scikit-learn here), more than
+    a training of fewer than AUTO_MIN_SAMPLES samples takes. Otherwise every task at once when
+    they number at most twice the cores, else twice the cores: more single-threaded trainings
+    than cores let the scheduler share the cores evenly, which beats any assignment of whole
+    trainings to fewer workers (three on two cores: about the sum of the three over two, where
+    two workers need at least the sum of the two shortest; docs/benchmarks.md).
     """
     cores = cores_available() if cores is None else cores
-    return 1 if cores == 1 else max(1, min(n_tasks, 2 * cores))
+    if cores == 1 or samples < AUTO_MIN_SAMPLES:
+        return 1
+    return max(1, min(n_tasks, 2 * cores))
 
 
 def threads_for(cores: int, trainings: int) -> int:
@@ -321,7 +326,8 @@ def train_many(
 ) -> list[Result]:
     """Every task's training over ``setup``, at most ``jobs`` at once (None: ``auto_jobs``);
     results in task order."""
-    jobs = auto_jobs(len(tasks)) if jobs is None else jobs
+    if jobs is None:
+        jobs = auto_jobs(len(tasks), setup.spec.epochs * int(setup.X_train.shape[0]))
     bars = _Bars(progress, _total_steps(setup))
     if jobs <= 1 or not tasks:
         results = []

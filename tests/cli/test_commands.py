@@ -233,18 +233,18 @@ def _without_timings(report: dict) -> dict:
 
 
 def test_jobs_1_and_2_write_the_same_report(small_run, mnist_dir, tmp_path):
-    """The same command, trainings one after another here or side by side in workers."""
-    _, out = small_run  # the default --jobs (auto)
-    reports = [json.loads((out / "report.json").read_text())]
-    for jobs in ("1", "2"):
-        folder = tmp_path / f"jobs{jobs}"
-        args = ["run", *SMALL, "--jobs", jobs, "--out", str(folder), "-q"]
-        result = mlp_parity(args, _env(tmp_path, mnist_dir))
-        assert result.returncode == 0, result.stderr
-        reports.append(json.loads((folder / "report.json").read_text()))
-    first, *others = (_without_timings(r) for r in reports)
-    for other in others:
-        assert other == first
+    """The same command, trainings one after another here (auto, for so short a run) or side
+    by side in worker processes: the same report.json but for the timings."""
+    _, out = small_run
+    folder = tmp_path / "jobs2"
+    result = mlp_parity(
+        ["run", *SMALL, "--jobs", "2", "--out", str(folder), "-q"], _env(tmp_path, mnist_dir)
+    )
+    assert result.returncode == 0, result.stderr
+    in_process, in_workers = (
+        _without_timings(json.loads((where / "report.json").read_text())) for where in (out, folder)
+    )
+    assert in_workers == in_process
 
 
 def _descendants(pid: int) -> list[int]:
@@ -260,6 +260,7 @@ def _descendants(pid: int) -> list[int]:
 def test_ctrl_c_stops_every_worker_and_writes_nothing(mnist_dir, tmp_path):
     out = tmp_path / "out"
     args = ["run", "--train-limit", "20000", "--epochs", "20", "--jobs", "2", "--out", str(out)]
+    args += ["--frameworks", "numpy,sklearn"]  # two workers are enough; torch's import is not
     command = [sys.executable, "-m", "parity", *args]
     env = _env(tmp_path, mnist_dir)
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as run:
