@@ -131,12 +131,19 @@ def auto_jobs(n_tasks: int, samples: int, cores: int | None = None) -> int:
     return max(1, min(n_tasks, 2 * cores))
 
 
-def threads_for(cores: int, trainings: int) -> int:
-    """BLAS/OpenMP/torch threads for each of ``trainings`` at once on ``cores`` cores: its
-    share, at least one. A thread more than its share only waits, and OpenMP's waiting
-    threads spin: on the busy 2-core machine a second thread per training made it 1.1-5x
-    slower, while a training alone on 2 idle cores was 1.1-1.3x faster with two
-    (docs/benchmarks.md)."""
+def threads_for(cores: int, trainings: int, load: float | None = None) -> int:
+    """BLAS/OpenMP/torch threads for each of ``trainings`` at once on ``cores`` cores.
+
+    Its share of the cores, at least one, and only one when other work keeps the machine
+    busy (1-minute load average, ``load``, above half the cores). Measured on the 2-core
+    machine (docs/benchmarks.md): alone on idle cores a training is 1.1-1.3x faster with two
+    threads than with one; with other processes running, OpenMP's and OpenBLAS's second
+    thread waits for a core and the training gets 2-50x slower.
+    """
+    if load is None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > cores / 2:
+        return 1
     return max(1, cores // max(1, trainings))
 
 
@@ -201,21 +208,22 @@ def train_task(
 
 
 @contextlib.contextmanager
-def thread_limits(threads: int) -> Iterator[None]:
-    """BLAS and OpenMP pools (threadpoolctl) and torch's (when imported) at ``threads``."""
+def thread_limits(threads: int, at_most: bool = False) -> Iterator[None]:
+    """BLAS and OpenMP pools (threadpoolctl) and torch's (when imported) at ``threads``, or
+    with ``at_most`` at no more than they are now (a limit the user set, OMP_NUM_THREADS=1
+    say, stays); restored after."""
     import sys
 
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     with ExitStack() as stack:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - a dependency; without it the pools stay
-            pass
-        else:
-            stack.enter_context(threadpool_limits(limits=threads))
+        pools = [pool["num_threads"] for pool in threadpool_info()]
+        n = min([threads, *pools]) if at_most else threads
+        stack.enter_context(threadpool_limits(limits=n))
         torch = sys.modules.get("torch")
         if torch is not None:
             before = torch.get_num_threads()
-            torch.set_num_threads(threads)
+            torch.set_num_threads(min(n, before) if at_most else n)
             stack.callback(torch.set_num_threads, before)
         yield
 
@@ -277,7 +285,7 @@ def _worker(job: _Job, conn: connection.Connection) -> None:
     def on_snapshot(step: int, params: Params) -> None:
         conn.send(("snapshot", (step, params)))  # one at a time: the worker keeps none
 
-    with thread_limits(job.threads):
+    with thread_limits(job.threads, at_most=True):
         hook = on_steps if job.progress else None
         result = train_task(task, adapter, setup, hook, on_snapshot=on_snapshot)
     if pending:
@@ -331,10 +339,11 @@ def train_many(
     bars = _Bars(progress, _total_steps(setup))
     if jobs <= 1 or not tasks:
         results = []
-        for task in tasks:
-            with bars.open(task.label) as bar:
-                adapter = _resolve(task.implementation)
-                results.append(train_task(task, adapter, setup, bar.update if bar else None))
+        with thread_limits(threads_for(cores_available(), 1), at_most=True):
+            for task in tasks:
+                with bars.open(task.label) as bar:
+                    adapter = _resolve(task.implementation)
+                    results.append(train_task(task, adapter, setup, bar.update if bar else None))
         return results
     return _Pool(tasks, setup, jobs, bars).run()
 
@@ -397,7 +406,7 @@ class _Pool:
 
     def _run_local(self) -> None:
         """The tasks no worker can rebuild, one after another, in this process."""
-        with thread_limits(self.threads):
+        with thread_limits(self.threads, at_most=True):
             for i in self.local:
                 if self.stop.is_set():
                     return

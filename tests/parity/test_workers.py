@@ -158,10 +158,18 @@ def test_the_thread_count_does_not_change_the_references_numbers(batch_size, rng
         assert np.array_equal(runs[1][key], runs[2][key]), f"{key} differs with 2 threads"
 
 
-def test_threads_are_each_trainings_share_of_the_cores():
-    assert threads_for(cores=2, trainings=3) == 1
-    assert threads_for(cores=2, trainings=1) == 2
-    assert threads_for(cores=16, trainings=3) == 5
+def test_threads_are_each_trainings_share_of_idle_cores():
+    assert threads_for(cores=2, trainings=3, load=0.0) == 1
+    assert threads_for(cores=2, trainings=1, load=0.0) == 2
+    assert threads_for(cores=16, trainings=3, load=0.0) == 5
+    assert threads_for(cores=2, trainings=1, load=1.5) == 1, "busy: one thread"
+
+
+def test_thread_limits_at_most_keeps_a_lower_limit():
+    from threadpoolctl import threadpool_info
+
+    with thread_limits(1), thread_limits(2, at_most=True):
+        assert {pool["num_threads"] for pool in threadpool_info()} == {1}
 
 
 def test_a_shared_dataset_is_placed_where_it_lies(rng):
