@@ -35,9 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from parity.plan import batch_plan  # noqa: E402
-
 from parity.data import ENV_VAR, load_mnist  # noqa: E402
+from parity.stages.plan import batch_plan  # noqa: E402
 from reference import init_params, lecture, material, one_hot, standard, train  # noqa: E402
 from reference.spec import Spec  # noqa: E402
 from reference.train import History  # noqa: E402

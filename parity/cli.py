@@ -91,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="write report.json, report.md, curves.png, divergence.png here",
     )
     run.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
+    run.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="trainings at once, each in a worker process (default: auto, from the cores "
+        "this process may use); 1 trains them one after the other in this process",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     run.set_defaults(handler=cmd_run)
 
@@ -240,6 +248,11 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: must be >= 1")
     return value
+
+
+def _jobs(text: str) -> int | None:
+    """--jobs: a count >= 1, or "auto" (None)."""
+    return None if text == "auto" else _positive_int(text)
 
 
 def _nonnegative_int(text: str) -> int:

@@ -8,7 +8,7 @@ import math
 import sys
 import time
 import warnings
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from tqdm import tqdm
@@ -59,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from parity.judge import judge
     from parity.report.files import prepare_out, write_outputs
     from parity.report.text import console
+    from parity.shared import shared_dataset
 
     spec = spec_from(args)
     names = _framework_names(args.frameworks)
@@ -74,19 +75,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         except OSError as error:
             msg = f"--out {args.out}: cannot use it as the report folder ({error})"
             raise UsageError(msg) from None
-    report = judge(
-        spec,
-        data.X_train,
-        data.y_train,
-        data.X_test,
-        data.y_test,
-        names=names,
-        options={"torch": {"device": args.device}},
-        k_steps=args.k_steps,
-        data=data.describe(),
-        progress=None if args.quiet else _progress,
-        loaded=loaded,
-    )
+    # With workers, the data moves into the shared memory they map: one copy in all.
+    with shared_dataset(data) if args.jobs != 1 else nullcontext(data) as data:
+        report = judge(
+            spec,
+            data.X_train,
+            data.y_train,
+            data.X_test,
+            data.y_test,
+            names=names,
+            options={"torch": {"device": args.device}},
+            k_steps=args.k_steps,
+            data=data.describe(),
+            progress=None if args.quiet else _progress,
+            loaded=loaded,
+            jobs=args.jobs,
+        )
     # Broken where the judge only records errors (a full training): still exit 2, one line.
     own = [r.reason for n, r in report.runs.items() if n not in frameworks.NAMES]
     recorded_violation(loaded.values(), own)

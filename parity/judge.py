@@ -55,12 +55,15 @@ def judge(
     progress: ProgressFactory | None = None,
     loaded: dict[str, Framework] | None = None,
     params0: Params | None = None,
+    jobs: int | None = 1,
 ) -> Report:
     """Every stage, in order, for the reference and each named witness: the Report.
 
     X_* (n, n_features) in [0, 1], y_* (n,) int labels. ``options``: per framework, its
     adapter's (e.g. {"torch": {"device": "cuda"}}); ``loaded``: adapter instances by name (a
-    deliberately wrong one, say); ``params0``: the one starting point instead of the spec's.
+    deliberately wrong one, say); ``params0``: the one starting point instead of the spec's;
+    ``jobs``: trainings at once, in worker processes when > 1 (None: as the cores suit,
+    parity/workers.py), 1: here, in turn.
     """
     start = time.perf_counter()
     setup = Setup.make(spec, X_train, y_train, X_test, y_test, plan=plan, params0=params0,
@@ -71,7 +74,7 @@ def judge(
         taking_part = _taking_part(stage, adapters, runs)
         report.stages += _stage_against_reference(stage, compute, taking_part, spec.dtype, scales)
     trainable = _taking_part("train_params", adapters, runs)
-    anchors = train_all(setup, trainable, runs, log_points=log_points, progress=progress)
+    anchors = train_all(setup, trainable, runs, log_points=log_points, progress=progress, jobs=jobs)
     report.stages += _after_training(spec, runs, list(trainable))
     report.floor = _noise_floor(report, setup, adapters[REFERENCE], anchors)
     report.seconds_total = time.perf_counter() - start

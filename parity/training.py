@@ -1,34 +1,25 @@
 """The full trainings: every implementation from the one init over the one plan.
 
-Each run logs its weights at the plan's logged steps (denser early) and, for the witnesses,
-max |W - W_reference| there: the divergence curve of the report. The reference trains first,
-so its snapshots are the anchors the others are measured against.
+Each run logs its weights at the plan's logged steps (denser early); for the witnesses, max
+|W - W_reference| at those steps is the divergence curve of the report, computed here from
+the snapshots once every training is done. With ``jobs`` > 1 the trainings run side by side
+in worker processes (parity/workers.py); with 1, one after the other in this process, the
+reference first.
 """
 
 from __future__ import annotations
 
-import time
-import traceback
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any
-
 import numpy as np
 
 from frameworks import REFERENCE
-from frameworks.contract import Framework, Params, as_history
+from frameworks.contract import Framework, Params
 from parity.report.model import Run
 from parity.stages.plan import log_steps, steps_per_epoch
 from parity.stages.setup import Setup
 from parity.tolerances import tolerance
+from parity.workers import ProgressFactory, Result, Task, failure_text, train_many, train_task
 
-# progress(description, total_steps) -> a context manager yielding something with update(n)
-ProgressFactory = Callable[[str, int], AbstractContextManager[Any]]
-
-
-def failure_text(error: BaseException) -> str:
-    """One line for a stage or run that raised: the exception's type and message."""
-    return f"raised {type(error).__name__}: {error}"
+__all__ = ["ProgressFactory", "divergence", "failure_text", "train_all", "train_one"]
 
 
 def train_all(
@@ -38,75 +29,59 @@ def train_all(
     *,
     log_points: int = 100,
     progress: ProgressFactory | None = None,
+    jobs: int | None = 1,
 ) -> dict[int, Params]:
-    """Full training for each adapter, the reference first; fills ``runs``. Returns the
-    reference's snapshots at the logged steps (the anchors of every divergence curve)."""
+    """Full training for each adapter, at most ``jobs`` at once (None: auto); fills ``runs``.
+    Returns the reference's snapshots at the logged steps (the anchors of every divergence
+    curve)."""
     spec = setup.spec
     total = spec.epochs * steps_per_epoch(setup.X_train.shape[0], spec.batch_size)
-    logged = set(log_steps(total, log_points))
-    anchors: dict[int, Params] = {}
-    for name, adapter in adapters.items():
+    logged = log_steps(total, log_points)
+    tasks = [Task(name, adapter, logged=logged) for name, adapter in adapters.items()]
+    results = dict(
+        zip(adapters, train_many(tasks, setup, jobs=jobs, progress=progress), strict=True)
+    )
+    reference = results.get(REFERENCE)
+    anchors = {} if reference is None else snapshots(reference)
+    for name, result in results.items():
         run = runs[name]
-        bar_context = progress(f"train {name}", total) if progress else nullcontext(None)
-        with bar_context as bar:
-            on_step = _step_hook(name, run, logged, anchors, bar, spec.dtype)
-            try:
-                train_one(setup, adapter, run, on_step)
-            except Exception as error:  # the subject's too: reported, never raised
-                run.status, run.reason = "error", failure_text(error)
-                run.trace = traceback.format_exc()
+        _fill(run, result)
+        if name == REFERENCE:
+            continue
+        for step, current in snapshots(result).items():
+            if step in anchors:
+                worst, held = divergence(current, anchors[step], spec.dtype)
+                run.divergence_steps.append(step)
+                run.divergence.append(worst)
+                run.divergence_held.append(held)
     return anchors
 
 
 def train_one(
-    setup: Setup,
-    adapter: Framework,
-    run: Run,
-    on_step: Callable[..., None] | None,
-    params0: Params | None = None,
-) -> None:
-    """One implementation's full training (from ``params0``, else the setup's) and its test
-    probabilities, into ``run``."""
-    t0 = time.perf_counter()
-    params, history = adapter.train(
-        setup.spec,
-        setup.params0 if params0 is None else params0,
-        setup.X_train,
-        setup.y_train,
-        setup.plan,
-        eval_data=(setup.X_test, setup.y_test),
-        on_step=on_step,
-    )
-    run.seconds = time.perf_counter() - t0
-    run.test_probs = adapter.forward(setup.spec, params, setup.X_test)
-    run.params, run.history = params, as_history(history)
+    setup: Setup, adapter: Framework, run: Run, logged: list[int] | None = None
+) -> Result:
+    """One implementation's full training on ``setup`` here, into ``run``; raises what the
+    training raised (as RuntimeError with its reason). Returns the result, with the params at
+    ``logged`` steps."""
+    result = train_task(Task(run.name, adapter, logged=logged or ()), adapter, setup)
+    if result.status != "ok":
+        raise RuntimeError(result.reason)
+    _fill(run, result)
+    return result
 
 
-def _step_hook(
-    name: str,
-    run: Run,
-    logged: set[int],
-    anchors: dict[int, Params],
-    bar: Any,
-    dtype: str,
-) -> Callable[[int, Callable[[], Params]], None]:
-    def on_step(step: int, snapshot: Callable[[], Params]) -> None:
-        if bar is not None:
-            bar.update(1)
-        if step not in logged:
-            return
-        current = snapshot()
-        if name == REFERENCE:
-            anchors[step] = current
-            return
-        anchor = anchors.get(step)
-        if anchor is not None:
-            worst, held = divergence(current, anchor, dtype)
-            run.divergence_steps.append(step)
-            run.divergence.append(worst)
-            run.divergence_held.append(held)
+def snapshots(result: Result) -> dict[int, Params]:
+    """The params a result logged, by step."""
+    return {step: result.snapshot(i) for i, step in enumerate(result.steps)}
 
-    return on_step
+
+def _fill(run: Run, result: Result) -> None:
+    run.seconds = result.seconds
+    if result.status == "ok":
+        run.test_probs = result.test_probs
+        run.params, run.history = result.params, result.history
+    else:
+        run.status, run.reason, run.trace = result.status, result.reason, result.trace
 
 
 def divergence(current: Params, anchor: Params, dtype: str) -> tuple[float, bool]:

@@ -97,13 +97,22 @@ def forward_unchecked(spec: Spec, params: Params, X: Array) -> tuple[Array, Cach
     return A[L], Cache(Z, A)
 
 
-def backward_unchecked(spec: Spec, params: Params, cache: Cache, Y: Array) -> Params:
-    """``backward`` on checked params and one-hot Y (n, n_classes): the chain rule alone."""
+def backward_unchecked(
+    spec: Spec, params: Params, cache: Cache, Y: Array, scale: float = 1.0
+) -> Params:
+    """``backward`` on checked params and one-hot Y (n, n_classes): the chain rule alone.
+
+    With ``scale`` the gradients of ``scale * loss``: an SGD step passes its learning rate
+    and gets ``lr * dW`` at the cost of one pass over (n, n_classes) instead of one over
+    every dW (exact when ``scale`` is a power of two, else within an ulp of ``lr * dW``).
+    """
     L = spec.n_layers
     Z, A = cache.Z, cache.A
     f_grad = DERIVATIVES[spec.activation]
     grads: Params = {}
     delta = output_delta(spec, A[L], Y)  # dLoss/dZ[L], (n, n_classes), carries the 1/n
+    if scale != 1.0:
+        delta *= scale  # the chain rule is linear in delta: every gradient below is scaled
     for l in range(L, 0, -1):
         grads[f"W{l}"] = delta.T @ A[l - 1]  # (fan_out, n) @ (n, fan_in): summed over the batch
         if spec.bias:

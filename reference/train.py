@@ -94,8 +94,7 @@ def _step(spec: Spec, p: Params, Xb: Array, Yb: Array) -> float:
     """One in-place SGD step on the loop's own params copy; returns the batch loss before it."""
     P, cache = forward_unchecked(spec, p, Xb)
     batch_loss = loss_value(spec, cache.Z[spec.n_layers], P, Yb)
-    grads = backward_unchecked(spec, p, cache, Yb)
-    for key, grad in grads.items():
-        grad *= spec.lr  # the grads are this step's own: scale in place, no temporary
-        p[key] -= grad
+    steps = backward_unchecked(spec, p, cache, Yb, scale=spec.lr)  # lr * dW for every key
+    for key, step in steps.items():
+        p[key] -= step
     return batch_loss

@@ -38,7 +38,7 @@ from frameworks.contract import Framework, Params
 from parity.compare import Comparison
 from parity.report.model import Run, StageResult
 from parity.stages.setup import Setup
-from parity.training import divergence, train_one
+from parity.training import divergence, snapshots, train_one
 from reference.activations import ACTIVATIONS
 
 Array = np.ndarray
@@ -227,7 +227,7 @@ def _measured(
 def _trains(moved: Setup, subject: Framework, failing: list[StageResult]) -> list[StageResult]:
     """The failing results as 0 apart when the subject's training on the nudged setup
     completes (rounding alone does not make it raise); raises when it raises."""
-    train_one(moved, subject, Run(REFERENCE_NAME, "ok"), None)
+    train_one(moved, subject, Run(REFERENCE_NAME, "ok"))
     return [
         StageResult(
             r.stage,
@@ -249,18 +249,12 @@ def _trained(
     """The subject trained on the nudged setup, compared with the reference's training; its
     divergence from the reference at the logged steps goes into ``floor``."""
     run = Run(reference.name, "ok")
-    steps: list[int] = []
-    drift: list[float] = []
-
-    def on_step(step: int, snapshot: Callable[[], Params]) -> None:
-        anchor = anchors.get(step)
-        if anchor is not None:
-            steps.append(step)
-            drift.append(divergence(snapshot(), anchor, moved.spec.dtype)[0])
-
-    train_one(moved, subject, run, on_step)
+    logged = snapshots(train_one(moved, subject, run, sorted(anchors)))
+    steps = [step for step in logged if step in anchors]
     floor.divergence_steps = steps
-    floor.divergence.append(drift)
+    floor.divergence.append(
+        [divergence(logged[step], anchors[step], moved.spec.dtype)[0] for step in steps]
+    )
     return training(run, reference)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +230,73 @@ def test_disagreement_exits_1(monkeypatch, capsys, mnist_dir):
     out = capsys.readouterr().out
     assert status == 1, out
     assert "VERDICT: FAIL at stage forward (sklearn vs numpy)" in out
+
+
+def _without_timings(report: dict) -> dict:
+    report = dict(report, timing=None)
+    report["frameworks"] = {
+        name: dict(run, seconds=None, seconds_per_epoch=None)
+        for name, run in report["frameworks"].items()
+    }
+    return report
+
+
+def test_jobs_1_and_2_write_the_same_report(small_run, mnist_dir, tmp_path):
+    """The same command, trainings one after another here (auto, for so short a run) or side
+    by side in worker processes: the same report.json but for the timings."""
+    _, out = small_run
+    folder = tmp_path / "jobs2"
+    result = mlp_parity(
+        ["run", *SMALL, "--jobs", "2", "--out", str(folder), "-q"], _env(tmp_path, mnist_dir)
+    )
+    assert result.returncode == 0, result.stderr
+    in_process, in_workers = (
+        _without_timings(json.loads((where / "report.json").read_text())) for where in (out, folder)
+    )
+    assert in_workers == in_process
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+    return children + [d for c in children for d in _descendants(c)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_ctrl_c_stops_every_worker_and_writes_nothing(mnist_dir, tmp_path):
+    out = tmp_path / "out"
+    args = ["run", "--train-limit", "20000", "--epochs", "20", "--jobs", "2", "--out", str(out)]
+    args += ["--frameworks", "numpy,sklearn"]  # two workers are enough; torch's import is not
+    command = [sys.executable, "-m", "parity", *args]
+    env = _env(tmp_path, mnist_dir)
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as run:
+        workers: list[int] = []
+        deadline = time.monotonic() + 300
+        while len(workers) < 2 and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.2)  # the resource tracker and two training workers, once started
+            workers = [p for p in _descendants(run.pid) if "resource_tracker" not in _cmd(p)]
+        assert len(workers) >= 2, f"no workers started: {_descendants(run.pid)}"
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr.decode()
+    assert "interrupted" in stderr.decode() and "Traceback" not in stderr.decode()
+    alive = [p for p in workers if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+    assert not alive, f"worker processes left: {alive}"
+    assert not [p for p in out.glob("*") if p.is_file()], list(out.glob("*"))
+
+
+def _cmd(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"

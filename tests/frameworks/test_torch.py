@@ -415,6 +415,42 @@ def test_sgd_update_is_w_minus_lr_dw_to_one_ulp(
         assert ulps.max() <= 1, f"{key}: {ulps.max()} ulp from W - lr*dW"
 
 
+def _with_the_optimizer(spec: Spec, p: model.Params, X: np.ndarray, y: np.ndarray, order):
+    """The textbook torch loop: the module, zero_grad, backward, torch.optim.SGD's step."""
+    with torch_mlp.highest_precision():
+        module = build_module(spec, p, torch.device("cpu"))
+        loss_fn = make_loss(spec)
+        optimizer = torch.optim.SGD(module.parameters(), lr=spec.lr, momentum=0, weight_decay=0)
+        Xt, T = torch.from_numpy(X), torch.from_numpy(torch_mlp._targets(spec, y))
+        losses = []
+        for idx in torch.from_numpy(order).split(spec.batch_size):
+            loss = loss_fn(module(Xt[idx]), T[idx])
+            optimizer.zero_grad(set_to_none=False)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return module_params(spec, module), losses
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [lec(epochs=1, lr=0.1), lec(epochs=1, softmax_grad="jacobian"), std(lr=0.1, epochs=1)],
+    ids=["lecture-per-sample", "lecture-jacobian", "standard-batch-32"],
+)
+def test_training_is_bitwise_the_optimizers(adapter: TorchMLP, rng, spec: Spec) -> None:
+    """The adapter's lean step (functional forward, autograd.grad, param.add_(grad, alpha=-lr))
+    is torch.optim.SGD's, bitwise, over 300 steps (lr 0.1: not a power of two)."""
+    n = 300 * spec.batch_size
+    X, y = rng.random((n, SIZES[0])), rng.integers(0, SIZES[-1], n)
+    order = rng.permutation(n)
+    p = model.init_params(spec)
+    trained, history = adapter.train(spec, p, X, y, [order])
+    expected, losses = _with_the_optimizer(spec, p, X, y, order)
+    for key in p:
+        np.testing.assert_array_equal(trained[key], expected[key], err_msg=key)
+    assert history.loss == [sum(v * spec.batch_size for v in losses) / n]
+
+
 def test_snapshot_is_a_copy_the_callback_cannot_disturb(
     adapter: TorchMLP, data: tuple[np.ndarray, np.ndarray]
 ) -> None:

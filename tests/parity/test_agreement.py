@@ -1,8 +1,10 @@
 """Every witness against the reference, stage by stage, on real MNIST (issue 3's matrix).
 
-One judge run per configuration (framework x preset x activation x depth x dtype) is cached
-for the module; each stage of it is its own test id, so a failure names the configuration and
-the stage, and the message names the tensor, both values and the tolerance.
+One judge run per configuration (preset x activation x depth x dtype), with every witness, is
+cached for the module; each (witness, stage) of it is its own test id, so a failure names the
+witness, the configuration and the stage, and the message names the tensor, both values and
+the tolerance. A configuration's tests are one xdist work unit (tests/conftest.py): one worker
+judges it once.
 """
 
 from __future__ import annotations
@@ -27,14 +29,22 @@ DTYPES = ("float64", "float32")
 N_TRAIN, N_TEST = 2000, 500
 
 CASES = [
-    pytest.param(w, p, a, d, t, id=f"{w}-{p}-{a}-h{d}-{t}")
+    pytest.param(
+        w,
+        p,
+        a,
+        d,
+        t,
+        id=f"{w}-{p}-{a}-h{d}-{t}",
+        marks=pytest.mark.xdist_group(f"{p}-{a}-h{d}-{t}"),
+    )
     for w in WITNESSES
     for p in PRESETS
     for a in ACTIVATIONS
     for d in HIDDEN
     for t in DTYPES
 ]
-Case = tuple[str, str, str, int, str]
+Case = tuple[str, str, str, int, str]  # (witness, preset, activation, depth, dtype)
 
 
 @pytest.fixture(scope="module")
@@ -44,25 +54,34 @@ def mnist_small(mnist_dir) -> Dataset:
 
 @pytest.fixture(scope="module")
 def report_for(mnist_small) -> Callable[[Case], Report]:
-    """The judge's report for one configuration, computed once per module."""
-    cache: dict[Case, Report] = {}
+    """The judge's report for one configuration and every witness, computed once per module
+    (the reference trains once for both witnesses)."""
+    cache: dict[tuple[str, ...], Report] = {}
 
     def get(case: Case) -> Report:
-        if case not in cache:
-            witness, *_ = case
+        _, *configuration = case
+        key = tuple(map(str, configuration))
+        if key not in cache:
             data = mnist_small
-            cache[case] = judge(
+            cache[key] = judge(
                 _spec(case),
                 data.X_train,
                 data.y_train,
                 data.X_test,
                 data.y_test,
-                names=["numpy", witness],
+                names=["numpy", *WITNESSES],
                 k_steps=50,
             )
-        return cache[case]
+        return cache[key]
 
     return get
+
+
+def _of(report: Report, witness: str, stage: str) -> list:
+    """The stage's results that concern ``witness``: against the reference (or no pair of
+    implementations, as init and data), not the other witness's."""
+    others = set(WITNESSES) - {witness}
+    return [s for s in report.stages if s.stage == stage and not others & set(s.pair)]
 
 
 def _spec(case: Case) -> Spec:
@@ -98,7 +117,7 @@ def test_stage_agrees(report_for, witness, name, activation, depth, dtype, stage
         assert report.runs[witness].reason == reason
         return
     report = report_for(case)
-    results = [s for s in report.stages if s.stage == stage]
+    results = _of(report, witness, stage)
     assert results, f"stage {stage} produced no result: {report.verdict()}"
     failures = [c.message() for s in results for c in s.comparisons if not c.passed]
     assert not failures, "\n".join(failures)
@@ -117,5 +136,5 @@ def test_identical_test_predictions(report_for, witness, name, activation, depth
     if dtype == "float64":
         assert differ.size == 0, f"{differ.size} of {len(ours)} predictions differ: {differ[:10]}"
     else:
-        (comparison,) = next(s for s in report.stages if s.stage == "predictions").comparisons
+        (comparison,) = _of(report, witness, "predictions")[0].comparisons
         assert comparison.passed, comparison.message()

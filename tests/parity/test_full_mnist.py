@@ -16,6 +16,7 @@ import frameworks
 from parity.data import load_mnist
 from parity.judge import judge
 from parity.report.model import Report
+from parity.shared import shared_dataset
 from reference.spec import standard
 
 pytestmark = pytest.mark.slow
@@ -23,13 +24,16 @@ ALL = ("numpy", "torch", "sklearn")
 
 
 def _run(mnist_dir, dtype: str) -> Report:
+    """The default run: the three trainings side by side in worker processes (jobs auto), the
+    data once, in the shared memory they map."""
     for reason in frameworks.availability().values():
         if reason is not None:
             pytest.skip(reason)
-    data = load_mnist(mnist_dir, dtype=dtype)
-    assert not data.source.is_sample and data.n_train == 60000 and data.n_test == 10000
-    spec = standard(batch_size=32, lr=0.5, epochs=10, dtype=dtype)
-    return judge(spec, data.X_train, data.y_train, data.X_test, data.y_test, names=ALL)
+    with shared_dataset(load_mnist(mnist_dir, dtype=dtype)) as data:
+        assert not data.source.is_sample and data.n_train == 60000 and data.n_test == 10000
+        spec = standard(batch_size=32, lr=0.5, epochs=10, dtype=dtype)
+        X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
+        return judge(spec, X_train, y_train, X_test, y_test, names=ALL, jobs=None)
 
 
 @pytest.fixture(scope="module")
