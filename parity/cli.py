@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         metavar="DIR",
-        help="write report.json, report.md, curves.png, divergence.png here",
+        help="write report.json, report.md, report.html, curves.png, divergence.png here",
     )
     run.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
     run.add_argument(
@@ -176,9 +176,9 @@ test predictions. The first stage that disagrees is the finding. Your own MLP jo
 --frameworks numpy,path/to/my_mlp.py:MyMLP (see docs/own-mlp.md).
 
 When a stage after several updates (steps, train_*, predictions) exceeds its tolerance, the
-judge measures a noise floor: the reference trained again from its initial weights moved one
-ulp, {NUDGES} times, over the same batches. A disagreement within {MARGIN:g}x that drift is
-what rounding alone does in a chaotic regime (large learning rates, per-sample steps):
+judge measures a noise floor: the reference trained again, {NUDGES} times over the same
+batches, with its initial weights, training inputs and activations one ulp off. A
+disagreement within {MARGIN:g}x that drift is what rounding alone does in a chaotic regime (large learning rates, per-sample steps):
 INDETERMINATE, with the step up to which parity held. Clearly above it is a FAIL. Stages
 before training (init, data, forward, gradients, step) are never excused.
 

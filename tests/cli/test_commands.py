@@ -272,7 +272,10 @@ def test_ctrl_c_stops_every_worker_and_writes_nothing(mnist_dir, tmp_path):
     args += ["--frameworks", "numpy,sklearn"]  # two workers are enough; torch's import is not
     command = [sys.executable, "-m", "parity", *args]
     env = _env(tmp_path, mnist_dir)
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as run:
+    # As from a terminal: SIGINT at its default. A shell's background job (pytest started with
+    # `&` from a script) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    with subprocess.Popen(command, env=env, preexec_fn=_sigint_default, **pipes) as run:
         workers: list[int] = []
         deadline = time.monotonic() + 300
         while len(workers) < 2 and time.monotonic() < deadline and run.poll() is None:
@@ -286,6 +289,10 @@ def test_ctrl_c_stops_every_worker_and_writes_nothing(mnist_dir, tmp_path):
     alive = [p for p in workers if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
     assert not alive, f"worker processes left: {alive}"
     assert not [p for p in out.glob("*") if p.is_file()], list(out.glob("*"))
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _cmd(pid: int) -> str:
