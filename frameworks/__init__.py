@@ -26,6 +26,7 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "numpy": ("frameworks.numpy_ref", "NumpyMLP", "numpy"),
     "torch": ("frameworks.torch_mlp", "TorchMLP", "torch"),
     "sklearn": ("frameworks.sklearn_mlp", "SklearnMLP", "sklearn"),
+    "jax": ("frameworks.jax_mlp", "JaxMLP", "jax"),
 }
 NAMES = tuple(_REGISTRY)
 
