@@ -189,9 +189,13 @@ def to_device(spec: Spec, params: Params) -> JaxParams:
     }
 
 
-def to_numpy(params: JaxParams) -> Params:
-    """NumPy copies in the reference layout (never a view of a device buffer)."""
-    return {key: np.array(value, copy=True) for key, value in params.items()}
+def to_numpy(spec: Spec, params: JaxParams) -> Params:
+    """NumPy copies in the reference layout and key order (never a view of a device buffer).
+
+    JAX returns dicts from a jitted function with their keys sorted (W1, W2, ..., b1, ...):
+    the order is put back to the spec's (W1, b1, W2, ...).
+    """
+    return {key: np.array(params[key], copy=True) for key in spec.param_keys()}
 
 
 def resolve_device(device: str) -> jax.Device:
@@ -199,9 +203,9 @@ def resolve_device(device: str) -> jax.Device:
     try:
         return jax.devices(device)[0]
     except RuntimeError as error:
+        # JAX's message names the backends that are present
         raise FrameworkUnavailable(
-            f"jax on {device!r} is unavailable: {error} (jax {jax.__version__}; "
-            f"backends here: {', '.join(sorted({d.platform for d in jax.devices()}))})"
+            f"jax on {device!r} is unavailable: {error} (jax {jax.__version__})"
         ) from error
 
 
@@ -241,7 +245,7 @@ class JaxMLP:
         p, X = as_params(spec, params), as_inputs(spec, X)
         labels = as_labels(spec, y, X.shape[0])
         with scope(self.device):
-            return to_numpy(compiled(spec).gradients(to_device(spec, p), X, labels))
+            return to_numpy(spec, compiled(spec).gradients(to_device(spec, p), X, labels))
 
     def train(
         self,
@@ -289,7 +293,7 @@ class JaxMLP:
                 ).compile()
 
         def snapshot() -> Params:
-            return to_numpy(state["params"])
+            return to_numpy(spec, state["params"])
 
         for order in plan:
             start = time.perf_counter()
