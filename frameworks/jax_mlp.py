@@ -20,12 +20,22 @@ Traps this adapter owns (each tested in tests/frameworks/test_jax_adapter.py):
   the compiled functions are cached per spec across calls. The params buffers are donated to
   the step, so an update is written in place, and nothing that can alias them leaves the
   adapter: params in are copied onto the device, params out (and snapshots) are NumPy copies.
-- XLA's fusion on CPU (measured with jaxlib 0.10.2 on x86-64 with FMA; see the module's
-  numbers below): fast math is off by default, so nothing is reassociated and exp/log/divide
-  are IEEE; but the LLVM backend contracts a*b + c into one fused multiply-add. The SGD update
-  ``W - lr*dW`` compiles to vfnmadd (one rounding), as torch's CPU ``add_(grad, alpha=-lr)``
-  does; the reference rounds twice. Bitwise equal when lr*dW is exact (lr a power of two, the
-  standard 0.5), else at most one ulp of W apart on some entries.
+- XLA on CPU (jaxlib 0.10.2, x86-64 with FMA; measured, see issue 11's report): fast math is
+  off by default (the numbers change when --xla_cpu_enable_fast_math=true: softmax and
+  log-softmax move by up to ~7e-15). What it does do by default:
+  * contraction: the LLVM backend fuses a*b + c into one FMA. The update ``W - lr*dW``
+    compiles to vfnmadd: exactly fma(-lr, dW, W), rounded once, as torch's CPU SGD; the
+    reference rounds lr*dW first. Bitwise equal when lr*dW is exact (lr a power of two, the
+    standard 0.5), else 1 ulp apart on ~0.3% of entries. Also fused: log-softmax's backward
+    g + E * (-sum(g)/S). --xla_cpu_max_isa=AVX (no FMA) gives two roundings instead.
+  * reductions are reassociated: row and column sums run in YNNPACK kernels or vectorized
+    loops, not left to right (<= 2 eps * sum|terms|, as any summation order).
+  * dots: the 784-wide ones differ from OpenBLAS's in ~90% of entries (<= 2 eps * sum|terms|);
+    the 128- and 64-wide forward dots happened to match it bitwise.
+  * its own exp (<= 2 ulp from NumPy's), tanh (<= 6 ulp) and sigmoid, which it expands as
+    1 / (1 + exp(-z)); the reference computes exp(min(z, 0)) / (1 + exp(-|z|)) (<= 3 ulp).
+  * the bias add stays after the dot (not folded into its accumulator): same order as the
+    reference. Every difference above sits far inside the float64 table; see the tests.
 """
 
 from __future__ import annotations
