@@ -157,11 +157,6 @@ def sgd_step(
     return {key: W - spec.lr * grads[key] for key, W in params.items()}, losses.at[slot].set(value)
 
 
-def n_correct(spec: Spec, params: JaxParams, X: jax.Array, y: jax.Array) -> jax.Array:
-    """How many rows' softmax argmax is the label (argmax of probs, as reference.predict)."""
-    return jnp.sum(jnp.argmax(probs(spec, params, X), axis=1) == y)
-
-
 @dataclass(frozen=True)
 class Compiled:
     """The jitted functions of one spec (traced under x64; JAX keys its cache on that too)."""
@@ -169,7 +164,6 @@ class Compiled:
     probs: Callable[[JaxParams, ArrayLike], jax.Array]
     gradients: Callable[[JaxParams, ArrayLike, ArrayLike], JaxParams]
     step: jax.stages.Wrapped  # sgd_step without its spec; .lower() compiles ahead of a call
-    n_correct: Callable[[JaxParams, ArrayLike, ArrayLike], jax.Array]
 
 
 def compiled(spec: Spec) -> Compiled:
@@ -185,7 +179,6 @@ def _compiled(spec: Spec) -> Compiled:
         gradients=jax.jit(jax.grad(functools.partial(loss, spec))),
         # donated params and losses: written in place, no fresh 100k-entry arrays every step
         step=jax.jit(functools.partial(sgd_step, spec), donate_argnums=(0, 1)),
-        n_correct=jax.jit(functools.partial(n_correct, spec)),
     )
 
 
@@ -279,7 +272,8 @@ class JaxMLP:
         p, X = as_params(spec, params), as_inputs(spec, X)
         labels = as_labels(spec, y, X.shape[0])
         plan = as_orders(orders, spec.epochs, X.shape[0])
-        eval_chunks: list[tuple[jax.Array, jax.Array]] = []
+        # NumPy, as forward's X: a device array would be a separate jit cache entry (compile)
+        eval_chunks: list[tuple[Array, Array]] = []
         history = History()
         device = self.device
         with scope(device):
@@ -289,7 +283,7 @@ class JaxMLP:
                 y_eval = as_labels(spec, eval_data[1], X_eval.shape[0])
                 for row in range(0, X_eval.shape[0], EVAL_CHUNK):
                     rows = slice(row, row + EVAL_CHUNK)
-                    eval_chunks.append((jnp.asarray(X_eval[rows]), jnp.asarray(y_eval[rows])))
+                    eval_chunks.append((X_eval[rows], y_eval[rows]))
             state = {"params": to_device(spec, p)}
             # Compile the step for every batch shape now, so no epoch's seconds include XLA's
             # compile (~0.5 s a shape on an idle core, several on a loaded one).
@@ -351,9 +345,16 @@ def batch_sizes(plan: list[Array], batch_size: int) -> list[int]:
     return sorted(sizes)
 
 
-def _accuracy(fns: Compiled, params: JaxParams, chunks: list[tuple[jax.Array, jax.Array]]) -> float:
-    """Fraction of rows whose softmax argmax is the label, over the eval data's chunks."""
-    n_rows = sum(int(X.shape[0]) for X, _ in chunks)
+def _accuracy(fns: Compiled, params: JaxParams, chunks: list[tuple[Array, Array]]) -> float:
+    """Fraction of rows whose softmax argmax is the label (as reference.predict), by chunks.
+
+    Through ``probs``, the function ``forward`` uses: scoring the test set each epoch and the
+    judge's forward on it after training share one compiled shape (each costs ~0.5 s of XLA).
+    """
+    n_rows = sum(int(y.shape[0]) for _, y in chunks)
     if n_rows == 0:
         return float("nan")  # as NumPy's mean of no rows, without its warning
-    return sum(int(fns.n_correct(params, X, y)) for X, y in chunks) / n_rows
+    correct = 0
+    for X, y in chunks:
+        correct += int((np.asarray(fns.probs(params, X)).argmax(axis=1) == y).sum())
+    return correct / n_rows

@@ -481,6 +481,21 @@ def test_step_compiles_for_at_most_two_batch_shapes(
 
 
 @needs_jax
+def test_scoring_eval_data_shares_the_forwards_compiled_shape(
+    adapter: JaxMLP, rng: np.random.Generator
+) -> None:
+    # The judge scores the test set every epoch, then calls forward on it: one compile, not two.
+    spec = std(batch_size=8, epochs=2, lr=0.40625)
+    p = model.init_params(spec)
+    X, y = rng.random((16, SIZES[0])), rng.integers(0, SIZES[-1], 16)
+    X_test, y_test = rng.random((25, SIZES[0])), rng.integers(0, SIZES[-1], 25)
+    trained, history = adapter.train(spec, p, X, y, [np.arange(16)] * 2, eval_data=(X_test, y_test))
+    probs = adapter.forward(spec, trained, X_test)
+    assert history.accuracy[-1] == float((probs.argmax(axis=1) == y_test).mean())
+    assert n_compiled(jax_mlp.compiled(spec).probs) == 1
+
+
+@needs_jax
 def test_batch_sizes_of_a_plan() -> None:
     plan = [np.arange(100), np.arange(64), np.arange(5)]
     assert jax_mlp.batch_sizes(plan, 32) == [4, 5, 32]
