@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout without install
     sys.path.insert(0, str(ROOT))
 
 from parity.data import ENV_VAR, load_mnist, read_split, to_float  # noqa: E402
-from parity.idx import parse_idx, read_bytes  # noqa: E402
+from parity.data.idx import parse_idx, read_bytes  # noqa: E402
 
 BUDGET_S = 1.5  # the train split from the gz files, first call in a fresh process (issue 4)
 TRAIN = "train split float64 (60000 x 784)"

@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from parity.data import ENV_VAR, load_mnist  # noqa: E402
 from parity.plan import batch_plan  # noqa: E402
+
+from parity.data import ENV_VAR, load_mnist  # noqa: E402
 from reference import init_params, lecture, material, one_hot, standard, train  # noqa: E402
 from reference.spec import Spec  # noqa: E402
 from reference.train import History  # noqa: E402
@@ -95,10 +96,10 @@ def epoch_products(
 ) -> tuple[Callable[[], None], int, float]:
     """A function doing exactly the matrix products of one vectorized epoch, alone.
 
-    Same shapes and layouts as ``reference.model._forward``/``_backward``: X's rows (n, 784)
-    for the input layer, (fan_out, fan_in) weights used as ``W.T`` and ``W``, deltas used as
-    ``delta.T``. Hidden activations and deltas are fixed random arrays (their values do not
-    change a GEMM's speed). Returns (run, number of products, FLOP).
+    Same shapes and layouts as ``reference.model.forward_unchecked``/``backward_unchecked``:
+    X's rows (n, 784) for the input layer, (fan_out, fan_in) weights used as ``W.T`` and
+    ``W``, deltas used as ``delta.T``. Hidden activations and deltas are fixed random arrays
+    (their values do not change a GEMM's speed). Returns (run, number of products, FLOP).
     """
     L = spec.n_layers
     W = {l: params[f"W{l}"] for l in range(1, L + 1)}

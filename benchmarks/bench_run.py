@@ -43,8 +43,9 @@ PEAK_BOUND_GB = 1.2
 
 def train_alone(name: str, data_dir: str, epochs: int) -> None:
     """The child process of step 2: one framework's training and nothing else."""
-    import frameworks
     from parity.plan import batch_plan
+
+    import frameworks
     from reference.model import init_params
     from reference.spec import standard
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from frameworks.base import Orders
+from frameworks.contract import EvalData, History, Orders, Params, StepCallback
 from reference import model
-from reference.model import Params
 from reference.spec import Spec
-from reference.train import History, StepCallback
 from reference.train import train as sgd_train
 
 Array = np.ndarray
@@ -39,7 +37,7 @@ class NumpyMLP:
         y: Array,
         orders: Orders,
         *,
-        eval_data: tuple[Array, Array] | None = None,
+        eval_data: EvalData | None = None,
         on_step: StepCallback | None = None,
     ) -> tuple[Params, History]:
         return sgd_train(spec, params, X, y, orders, eval_data=eval_data, on_step=on_step)

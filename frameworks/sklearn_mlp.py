@@ -18,15 +18,26 @@ from typing import Any
 import numpy as np
 import scipy
 import sklearn
+from scipy.special import log_softmax
 from sklearn.neural_network import MLPClassifier
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 
-from frameworks.base import FrameworkUnavailable, Orders, require_support
-from reference.model import Params, as_inputs, as_labels, as_params
+from frameworks.contract import (
+    EvalData,
+    FrameworkUnavailable,
+    History,
+    Orders,
+    Params,
+    StepCallback,
+    as_inputs,
+    as_labels,
+    as_params,
+    prepare,
+    require_support,
+)
 from reference.spec import Spec
-from reference.train import History, StepCallback, as_orders
 
 Array = np.ndarray
 # _backprop(X, Y, activations, deltas, coef_grads, intercept_grads) -> (loss, coef_grads,
@@ -214,9 +225,27 @@ class SGDRun:
         )
         return float(loss), self.coef_grads, self.intercept_grads
 
+    def unclipped_loss(self, Yb: Array) -> float:
+        """The batch's mean log-loss from scikit-learn's own last forward pass, not clipped.
+
+        ``_backprop`` returns log-loss of probabilities clipped to [eps, 1 - eps] (eps of the
+        dtype): a true-class probability below eps counts as -log(eps) (36.04 in float64,
+        15.94 in float32), which a diverging run reaches (lr 20 on MNIST: epoch losses 1.4%
+        apart) and float32 reaches on single digits of full MNIST. The contract's loss is
+        the plain mean cross-entropy, so it is computed here from the logits scikit-learn's
+        forward pass computed (its last hidden activations times its own coefs_, plus its
+        intercepts_, exactly as ``_forward_pass`` adds them), through scipy's log_softmax.
+        Where nothing is clipped the two agree to rounding (tests/frameworks/test_sklearn.py).
+        Training never sees the clip either way: its output delta is probs - Y.
+        """
+        Z = self.activations[-2] @ self.estimator.coefs_[-1]  # (n, fan_in) @ (fan_in, k)
+        Z += self.estimator.intercepts_[-1]
+        return float(-log_softmax(Z, axis=1)[Yb].sum() / Yb.shape[0])
+
     def step(self, Xb: Array, Yb: Array) -> float:
-        """One SGD step in place; returns the batch loss before it."""
-        loss, coef_grads, intercept_grads = self.grads(Xb, Yb)
+        """One SGD step in place; returns the (unclipped) batch loss before it."""
+        _, coef_grads, intercept_grads = self.grads(Xb, Yb)
+        loss = self.unclipped_loss(Yb)
         self.estimator._optimizer.update_params(self.params, coef_grads + intercept_grads)
         return loss
 
@@ -294,30 +323,16 @@ class SklearnMLP:
         y: Array,
         orders: Orders,
         *,
-        eval_data: tuple[Array, Array] | None = None,
+        eval_data: EvalData | None = None,
         on_step: StepCallback | None = None,
     ) -> tuple[Params, History]:
         require_support(self, spec)
-        p = as_params(spec, params)
-        X = as_inputs(spec, X)
-        labels = as_labels(spec, y, X.shape[0])
-        plan = as_orders(orders, spec.epochs, X.shape[0])
-        if eval_data is not None:
-            X_eval = as_inputs(spec, eval_data[0])
-            y_eval = as_labels(spec, eval_data[1], X_eval.shape[0])
-        run = SGDRun(spec, p)
-        Y = targets(run.estimator, labels)  # (n_samples, n_classes) bool, made once
-        # history.loss is what _backprop returns: log-loss of probabilities clipped to
-        # [eps, 1 - eps] (eps of the dtype); the reference's log-softmax is not
-        # clipped. A confident right answer differs by at most eps; a true-class
-        # probability below eps is capped at -log(eps) (36.04 in float64, 15.94 in
-        # float32). Full MNIST, standard preset, 10 epochs: float64 epochs differ
-        # <= 6e-17 absolute (rounding only); float32 ~2e-8, except one epoch where
-        # one digit had p = 4.3e-8 < eps: its loss 16.96 became 15.94, +1.7e-5 on
-        # that epoch's mean (3e-4 relative). Training itself is unaffected: the
-        # gradient (probs - Y) is never clipped.
+        given = prepare(spec, params, X, y, orders, eval_data)
+        X = given.X
+        run = SGDRun(spec, given.params)
+        Y = targets(run.estimator, given.labels)  # (n_samples, n_classes) bool, made once
         history = History()
-        for order in plan:
+        for order in given.plan:
             start = time.perf_counter()
             total = 0.0
             # Consecutive chunks of the plan, the last smaller one kept; sliced here rather than
@@ -331,7 +346,8 @@ class SklearnMLP:
             history.seconds.append(time.perf_counter() - start)
             history.loss.append(total / order.shape[0])
             run.end_epoch(history.loss[-1], order.shape[0])
-            if eval_data is not None:
+            if given.eval_data is not None:
+                X_eval, y_eval = given.eval_data
                 predicted = run.estimator.predict(X_eval)
                 history.accuracy.append(float((predicted == y_eval).mean()))
         return run.snapshot(), history

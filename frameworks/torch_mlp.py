@@ -1,6 +1,6 @@
 """The PyTorch witness: an ``nn.Linear`` stack built from the reference's params, in its dtype.
 
-Traps this adapter owns (each tested in tests/test_torch_adapter.py):
+Traps this adapter owns (each tested in tests/frameworks/test_torch.py):
 
 - dtype: every Linear is built in the spec's dtype (torch's default is float32).
 - TF32 / bf16: off for every computation (``highest_precision``), restored afterwards. On CPUs
@@ -29,10 +29,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from frameworks.base import FrameworkUnavailable, Orders
-from reference.model import Params, as_inputs, as_labels, as_params
+from frameworks.contract import (
+    EvalData,
+    FrameworkUnavailable,
+    History,
+    Orders,
+    Params,
+    StepCallback,
+    as_inputs,
+    as_labels,
+    as_params,
+    prepare,
+)
 from reference.spec import Spec
-from reference.train import History, StepCallback, as_orders
 
 Array = np.ndarray
 Tensor = torch.Tensor
@@ -294,28 +303,23 @@ class TorchMLP:
         y: Array,
         orders: Orders,
         *,
-        eval_data: tuple[Array, Array] | None = None,
+        eval_data: EvalData | None = None,
         on_step: StepCallback | None = None,
     ) -> tuple[Params, History]:
         """SGD over consecutive chunks of each epoch's order (the last, smaller one kept).
 
         X and the targets are converted to tensors once; each step indexes them with the
-        batch's index tensor. History as reference.train.train defines it.
+        batch's index tensor. History as frameworks.contract defines it.
         """
-        p, X = as_params(spec, params), as_inputs(spec, X)
-        labels = as_labels(spec, y, X.shape[0])
-        plan = as_orders(orders, spec.epochs, X.shape[0])
-        if eval_data is not None:
-            X_eval = as_inputs(spec, eval_data[0])
-            y_eval = as_labels(spec, eval_data[1], X_eval.shape[0])
+        given = prepare(spec, params, X, y, orders, eval_data)
         device = self.device
         history = History()
         with highest_precision():
-            module = build_module(spec, p, device)
-            Xt = _tensor(X, device)  # (n_samples, n_features)
-            T = _tensor(_targets(spec, labels), device)  # (n_samples,) or (n_samples, n_classes)
-            if eval_data is not None:
-                X_eval_t, y_eval_t = _tensor(X_eval, device), _tensor(y_eval, device)
+            module = build_module(spec, given.params, device)
+            Xt = _tensor(given.X, device)  # (n_samples, n_features)
+            T = _tensor(_targets(spec, given.labels), device)  # (n,) labels or (n, k) one-hot
+            if given.eval_data is not None:
+                X_eval_t, y_eval_t = (_tensor(a, device) for a in given.eval_data)
             loss_fn = make_loss(spec)
             optimizer = torch.optim.SGD(
                 module.parameters(),
@@ -329,7 +333,7 @@ class TorchMLP:
             def snapshot() -> Params:
                 return module_params(spec, module)
 
-            for order in plan:
+            for order in given.plan:
                 start = time.perf_counter()
                 order_t = _tensor(order.astype(np.int64, copy=False), device)
                 losses: list[Tensor] = []
@@ -355,7 +359,7 @@ class TorchMLP:
                     total += batch_loss_value * size
                 history.seconds.append(time.perf_counter() - start)
                 history.loss.append(total / order.shape[0])
-                if eval_data is not None:
+                if given.eval_data is not None:
                     history.accuracy.append(_accuracy(module, X_eval_t, y_eval_t))
             return snapshot(), history
 

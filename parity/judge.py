@@ -9,219 +9,33 @@ The first stage with a failing comparison is the finding.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
 from itertools import combinations
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 import frameworks
-from frameworks.base import Framework, FrameworkUnavailable
-from parity.compare import Comparison, compare, compare_params, failed
-from parity.datacheck import PAIR as DATA_PAIR
-from parity.datacheck import check_data
-from parity.initcheck import check_init
-from parity.plan import batch_plan, steps_per_epoch
-from parity.probes import large_logit_params
-from parity.tolerances import STAGES, Tolerance, tolerance
-from reference.model import Params, as_inputs, as_labels, as_params, init_params
+from frameworks import REFERENCE
+from frameworks.checked import ContractError
+from frameworks.contract import Framework, FrameworkUnavailable, Params
+from frameworks.external import is_source
+from parity.compare import compare, compare_params, compare_predictions, failed
+from parity.report.model import Report, Run, StageResult
+from parity.stages.conditioning import gradient_scale
+from parity.stages.data import PAIR as DATA_PAIR
+from parity.stages.data import check_data
+from parity.stages.floor import Floor, settle
+from parity.stages.init import check_init
+from parity.stages.probes import large_logit_params
+from parity.stages.setup import Setup
+from parity.tolerances import Tolerance, tolerance
+from parity.training import ProgressFactory, failure_text, train_all
 from reference.spec import Spec
-from reference.train import History
 
 Array = np.ndarray
-REFERENCE = "numpy"
-LARGE_LOGITS = "probs at large logits"  # forward's stress tensor (parity/probes.py)
-
-
-class ProgressBar(Protocol):
-    def update(self, n: float = 1) -> None: ...
-
-
-# progress(description, total_steps) -> a context manager yielding something with update(n)
-ProgressFactory = Callable[[str, int], AbstractContextManager[Any]]
-
-
-@dataclass
-class Run:
-    """One implementation's part: whether it ran, and what its full training gave."""
-
-    name: str
-    status: str  # ok | unavailable | unsupported | error
-    reason: str | None = None
-    versions: dict[str, str] = field(default_factory=dict)
-    history: History | None = None
-    seconds: float = 0.0  # wall time of the full training, as the judge saw it
-    params: Params | None = None  # after the full training
-    test_probs: Array | None = None  # (n_test, n_classes) after the full training
-    divergence_steps: list[int] = field(default_factory=list)
-    divergence: list[float] = field(default_factory=list)  # max|dW| vs the reference per step
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.history.accuracy[-1] if self.history and self.history.accuracy else None
-
-    @property
-    def final_loss(self) -> float | None:
-        return self.history.loss[-1] if self.history and self.history.loss else None
-
-    def to_dict(self) -> dict[str, Any]:
-        h = self.history
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "versions": self.versions,
-            "seconds": self.seconds,
-            "seconds_per_epoch": list(h.seconds) if h else [],
-            "loss": list(h.loss) if h else [],
-            "accuracy": list(h.accuracy) if h else [],
-            "steps": h.steps if h else 0,
-            "final_loss": self.final_loss,
-            "test_accuracy": self.test_accuracy,
-        }
-
-
-@dataclass
-class StageResult:
-    """All comparisons of one stage between one pair (actual, expected)."""
-
-    stage: str
-    pair: tuple[str, str]
-    comparisons: list[Comparison]
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.comparisons)
-
-    @property
-    def worst(self) -> Comparison | None:
-        """The first failing comparison, else the one closest to its bound."""
-        failing = [c for c in self.comparisons if not c.passed]
-        if failing:
-            return failing[0]
-        return max(self.comparisons, key=_closeness, default=None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "pair": list(self.pair),
-            "passed": self.passed,
-            "comparisons": [c.to_dict() for c in self.comparisons],
-        }
-
-
-def _closeness(c: Comparison) -> float:
-    bound = c.tolerance.bound(c.scale)
-    if bound > 0:
-        return c.max_abs / bound
-    return 0.0 if c.max_abs == 0 else float("inf")
-
-
-@dataclass
-class Report:
-    """Everything the judge found; ``to_dict`` is the stable JSON form (report.json)."""
-
-    spec: Spec
-    data: dict[str, Any]
-    runs: dict[str, Run]
-    stages: list[StageResult]
-    k_steps: int
-    probe_size: int
-    seconds_total: float = 0.0
-
-    @property
-    def first_failure(self) -> StageResult | None:
-        for stage in STAGES:
-            for result in self.stages:
-                if result.stage == stage and not result.passed:
-                    return result
-        return None
-
-    @property
-    def passed(self) -> bool:
-        return self.first_failure is None and any(
-            r.status == "ok" for n, r in self.runs.items() if n != REFERENCE
-        )
-
-    @property
-    def seconds_training(self) -> float:
-        return sum(r.seconds for r in self.runs.values())
-
-    def verdict(self) -> str:
-        """One line: PASS naming who agreed, or FAIL naming the first stage that disagreed."""
-        compared = [n for n, r in self.runs.items() if n != REFERENCE and r.status == "ok"]
-        left_out = [f"{n} ({r.status})" for n, r in self.runs.items() if r.status != "ok"]
-        tail = f"; not compared: {', '.join(left_out)}" if left_out else ""
-        failure = self.first_failure
-        if failure is not None:
-            worst = failure.worst
-            detail = worst.message() if worst else ""
-            a, b = failure.pair
-            return f"FAIL at stage {failure.stage} ({a} vs {b}): {detail}{tail}"
-        if not compared:
-            return f"NO VERDICT: no witness could be compared with the reference{tail}"
-        return (
-            f"PASS: {', '.join(compared)} agree with the {REFERENCE} reference at every stage "
-            f"within tolerance{tail}"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        failure = self.first_failure
-        worst = failure.worst if failure else None
-        return {
-            "schema": "mlp-parity/report/1",
-            "verdict": {
-                "passed": self.passed,
-                "line": self.verdict(),
-                "first_failure": None
-                if failure is None
-                else {
-                    "stage": failure.stage,
-                    "pair": list(failure.pair),
-                    "tensor": worst.tensor if worst else None,
-                    "message": worst.message() if worst else None,
-                },
-            },
-            "spec": self.spec.to_dict(),
-            "data": self.data,
-            "plan": {
-                "seed": self.spec.seed,
-                "epochs": self.spec.epochs,
-                "batch_size": self.spec.batch_size,
-                "steps_per_epoch": steps_per_epoch(self.data["n_train"], self.spec.batch_size),
-                "k_steps": self.k_steps,
-                "probe_size": self.probe_size,
-            },
-            "frameworks": {name: run.to_dict() for name, run in self.runs.items()},
-            "stages": [s.to_dict() for s in self.stages],
-            "divergence": {
-                name: {"steps": run.divergence_steps, "max_abs_dW": run.divergence}
-                for name, run in self.runs.items()
-                if run.divergence_steps
-            },
-            "timing": {
-                "total_seconds": self.seconds_total,
-                "training_seconds": self.seconds_training,
-                "judge_seconds": self.seconds_total - self.seconds_training,
-            },
-        }
-
-
-def log_steps(total_steps: int, points: int) -> list[int]:
-    """About ``points`` steps to log, denser early (log-spaced) and spread evenly after."""
-    if total_steps <= points:
-        return list(range(1, total_steps + 1))
-    early = np.geomspace(1, total_steps, points // 2)
-    even = np.linspace(1, total_steps, points - points // 2)
-    return sorted({round(float(s)) for s in np.concatenate([early, even])})
-
-
-def steps_head(order: Array, batch_size: int, k_steps: int) -> Array:
-    """The samples of the first k steps of an epoch's order (all of it when shorter), (m,)."""
-    k = min(k_steps, steps_per_epoch(order.shape[0], batch_size))
-    return order[: k * batch_size]
+LARGE_LOGITS = "probs at large logits"  # forward's stress tensor (parity/stages/probes.py)
+Compute = Callable[[Framework], Any]  # one stage's computation on one implementation
 
 
 def judge(
@@ -242,78 +56,39 @@ def judge(
     loaded: dict[str, Framework] | None = None,
     params0: Params | None = None,
 ) -> Report:
-    """Run every stage for the reference and each named witness; return the Report.
+    """Every stage, in order, for the reference and each named witness: the Report.
 
-    X_* (n, n_features) in [0, 1], y_* (n,) int labels. ``options`` per framework name are
-    passed to its adapter (e.g. {"torch": {"device": "cuda"}}); ``loaded`` supplies adapter
-    instances directly (tests use it to judge a deliberately wrong implementation);
-    ``params0`` replaces ``init_params(spec)`` as the one starting point (stage "init" checks
-    it against the distribution the spec states).
+    X_* (n, n_features) in [0, 1], y_* (n,) int labels. ``options``: per framework, its
+    adapter's (e.g. {"torch": {"device": "cuda"}}); ``loaded``: adapter instances by name (a
+    deliberately wrong one, say); ``params0``: the one starting point instead of the spec's.
     """
     start = time.perf_counter()
-    X_train = as_inputs(spec, X_train)  # once, in the spec's dtype: no adapter copies it again
-    y_train = as_labels(spec, y_train, X_train.shape[0])
-    X_test = as_inputs(spec, X_test)
-    y_test = as_labels(spec, y_test, X_test.shape[0])
-    plan = batch_plan(X_train.shape[0], spec.epochs, spec.seed) if plan is None else plan
-    params0 = init_params(spec) if params0 is None else as_params(spec, params0)
+    setup = Setup.make(spec, X_train, y_train, X_test, y_test, plan=plan, params0=params0,
+                       k_steps=k_steps, probe_size=probe_size)  # fmt: skip
     runs, adapters = _load(spec, names, options or {}, loaded or {})
-    witnesses = [n for n in adapters if n != REFERENCE]
-    report = Report(
-        spec=spec,
-        data=dict(data or {}, n_train=int(X_train.shape[0]), n_test=int(X_test.shape[0])),
-        runs=runs,
-        stages=[],
-        k_steps=k_steps,
-        probe_size=probe_size,
-    )
-    report.stages.append(StageResult("init", (REFERENCE, "spec"), check_init(spec, params0)))
-    report.stages.append(StageResult("data", DATA_PAIR, check_data(X_train, X_test, spec.dtype)))
-
-    first = plan[0]
-    batch = first[: spec.batch_size]
-    probe = first[:probe_size]
-    head = steps_head(first, spec.batch_size, k_steps)
-    X_head, y_head = X_train[head], y_train[head]  # only these rows: no full-data setup twice
-    in_order = [np.arange(head.shape[0])]
-    one_epoch = spec.replace(epochs=1)
-    stressed = large_logit_params(spec, params0, X_train[probe])
-
-    def forward(f: Framework) -> dict[str, Array]:
-        out = {"probs": f.forward(spec, params0, X_train[probe])}
-        if stressed is not None:
-            out[LARGE_LOGITS] = f.forward(spec, stressed, X_train[probe])
-        return out
-
-    staged: list[tuple[str, Callable[[Framework], Any]]] = [
-        ("forward", forward),
-        ("gradients", lambda f: f.gradients(spec, params0, X_train[batch], y_train[batch])),
-        (
-            "step",
-            lambda f: f.train(one_epoch, params0, X_head, y_head, [in_order[0][: batch.size]])[0],
-        ),
-        ("steps", lambda f: f.train(one_epoch, params0, X_head, y_head, in_order)[0]),
-    ]
-    for stage, compute in staged:
-        expected = _attempt(compute, adapters[REFERENCE])
-        for name in witnesses:
-            if isinstance(expected, _Failed):  # nothing to compare with: the subject's failure
-                report.stages.append(_subject_failed(stage, name, expected.text, spec.dtype))
-                continue
-            actual = _attempt(compute, adapters[name])
-            report.stages.append(_compare_stage(stage, name, actual, expected, spec.dtype))
-
-    _train_all(
-        spec, params0, X_train, y_train, X_test, y_test, plan, adapters, runs, log_points, progress
-    )
-    if runs[REFERENCE].status == "error":
-        reason = runs[REFERENCE].reason or "failed"
-        for name in witnesses:
-            report.stages.append(_subject_failed("train_params", name, reason, spec.dtype))
-    for a, b in _pairs(runs):
-        report.stages.extend(_training_stages(spec, runs[a], runs[b], y_test))
+    report = Report(spec, _data_record(data, setup), runs, _contracts(setup), k_steps, probe_size)
+    for stage, compute, scales in _pre_training(setup):
+        taking_part = _taking_part(stage, adapters, runs)
+        report.stages += _stage_against_reference(stage, compute, taking_part, spec.dtype, scales)
+    trainable = _taking_part("train_params", adapters, runs)
+    anchors = train_all(setup, trainable, runs, log_points=log_points, progress=progress)
+    report.stages += _after_training(spec, runs, list(trainable))
+    report.floor = _noise_floor(report, setup, adapters[REFERENCE], anchors)
     report.seconds_total = time.perf_counter() - start
     return report
+
+
+def _contracts(setup: Setup) -> list[StageResult]:
+    """Stages init and data: the starting point and the inputs against what the spec states."""
+    spec = setup.spec
+    init = check_init(spec, setup.params0)
+    data = check_data(setup.X_train, setup.X_test, spec.dtype)
+    return [StageResult("init", (REFERENCE, "spec"), init), StageResult("data", DATA_PAIR, data)]
+
+
+def _data_record(data: dict[str, Any] | None, setup: Setup) -> dict[str, Any]:
+    sizes = {"n_train": int(setup.X_train.shape[0]), "n_test": int(setup.X_test.shape[0])}
+    return dict(data or {}, **sizes)
 
 
 def _load(
@@ -322,20 +97,26 @@ def _load(
     options: dict[str, dict[str, Any]],
     loaded: dict[str, Framework],
 ) -> tuple[dict[str, Run], dict[str, Framework]]:
-    """Adapters that can run this spec, and a Run record for every name (reference first)."""
+    """Adapters that can run this spec, and a Run record for every name (reference first).
+
+    A user's implementation (``file.py:Class``, ``module:Class``) is recorded under its own
+    name; one that lacks ``train`` skips the stages that need it (``Run.skipped``).
+    """
     runs: dict[str, Run] = {}
     adapters: dict[str, Framework] = {}
     ordered = [REFERENCE, *[n for n in list(names) + list(loaded) if n != REFERENCE]]
-    for name in dict.fromkeys(ordered):
+    for given in dict.fromkeys(ordered):
         try:
-            adapter = loaded.get(name) or frameworks.load(name, **options.get(name, {}))
+            adapter = loaded.get(given) or frameworks.load(given, **options.get(given, {}))
         except FrameworkUnavailable as error:
-            runs[name] = Run(name, "unavailable", str(error))
+            runs[given] = Run(given, "unavailable", str(error))
             continue
+        name = given
+        if is_source(given):  # a user's file.py:Class: by its own name, unique in this run
+            name = adapter.name = _unique(adapter.name, runs)
         reason = adapter.supports(spec)
-        runs[name] = Run(
-            name, "ok" if reason is None else "unsupported", reason, adapter.versions()
-        )
+        status = "ok" if reason is None else "unsupported"
+        runs[name] = Run(name, status, reason, adapter.versions(), skipped=_skipped(name, adapter))
         if reason is None:
             adapters[name] = adapter
     if REFERENCE not in adapters:
@@ -343,22 +124,132 @@ def _load(
     return runs, adapters
 
 
+def _unique(name: str, runs: dict[str, Run]) -> str:
+    """A user's implementation's report name, made unique among this run's ("MLP #2")."""
+    candidate, count = name, 1
+    while candidate in runs:
+        count += 1
+        candidate = f"{name} #{count}"
+    return candidate
+
+
+# Stages an implementation takes part in only with a train method: all of them train.
+NEEDS_TRAIN = ("step", "steps", "train_params", "train_loss", "train_accuracy", "predictions")
+
+
+def _skipped(name: str, adapter: Framework) -> dict[str, str]:
+    """Stage -> why ``adapter`` takes no part in it (a user's implementation without train)."""
+    if callable(getattr(adapter, "train", None)):
+        return {}
+    return {stage: f"{name} has no train method" for stage in NEEDS_TRAIN}
+
+
+def _taking_part(
+    stage: str, adapters: dict[str, Framework], runs: dict[str, Run]
+) -> dict[str, Framework]:
+    return {n: a for n, a in adapters.items() if stage not in runs[n].skipped}
+
+
+# --------------------------------------------------------------------------- before training
+
+
+def _pre_training(setup: Setup) -> list[tuple[str, Compute, Params | None]]:
+    """(stage, computation, scales) for forward, gradients, step and steps, in order.
+
+    ``scales`` per key, where the stage knows a better magnitude for rtol than the reference's
+    result: a gradient is a sum of terms whose rounding scales with their absolute sum, which
+    cancellation can make far larger than the result (parity/stages/conditioning.py).
+    """
+    spec, X, y = setup.spec, setup.X_train, setup.y_train
+    params0, batch, probe, head = setup.params0, setup.batch, setup.probe, setup.head
+    X_head, y_head = X[head], y[head]  # only these rows: no full-data setup twice
+    one_epoch = spec.replace(epochs=1)
+    in_order = np.arange(head.shape[0])
+    stressed = large_logit_params(spec, params0, X[probe])
+
+    def forward(f: Framework) -> dict[str, Array]:
+        out = {"probs": f.forward(spec, params0, X[probe])}
+        if stressed is not None:
+            out[LARGE_LOGITS] = f.forward(spec, stressed, X[probe])
+        return out
+
+    def train_head(f: Framework, steps_order: Array) -> Params:
+        return f.train(one_epoch, params0, X_head, y_head, [steps_order])[0]
+
+    terms = gradient_scale(spec, params0, X[batch], y[batch])
+    return [
+        ("forward", forward, None),
+        ("gradients", lambda f: f.gradients(spec, params0, X[batch], y[batch]), terms),
+        ("step", lambda f: train_head(f, in_order[: batch.size]), None),
+        ("steps", lambda f: train_head(f, in_order), None),
+    ]
+
+
+def _steps_against(setup: Setup, subject: Framework) -> Callable[[Framework, Setup], list]:
+    """The steps stage of ``f`` on another (nudged) setup, against the subject's own steps on
+    this one (the noise floor's measure at that stage)."""
+    spec, head = setup.spec, setup.head
+    order, one_epoch = [np.arange(head.shape[0])], spec.replace(epochs=1)
+    expected: list[Params] = []
+
+    def steps(f: Framework, moved: Setup) -> list[StageResult]:
+        if not expected:
+            X, y = setup.X_train[head], setup.y_train[head]
+            expected.append(subject.train(one_epoch, setup.params0, X, y, order)[0])
+        X, y = moved.X_train[head], moved.y_train[head]
+        actual = f.train(one_epoch, moved.params0, X, y, order)[0]
+        return [_compare_stage("steps", REFERENCE, actual, expected[0], spec.dtype)]
+
+    return steps
+
+
+def _stage_against_reference(
+    stage: str,
+    compute: Compute,
+    adapters: dict[str, Framework],
+    dtype: str,
+    scales: Params | None = None,
+) -> list[StageResult]:
+    """Each witness's result of ``compute`` against the reference's."""
+    expected = _attempt(compute, adapters[REFERENCE])
+    results = []
+    for name in adapters:
+        if name == REFERENCE:
+            continue
+        if isinstance(expected, _Failed):  # nothing to compare with: the subject's failure
+            results.append(_subject_failed(stage, name, expected.text, dtype))
+            continue
+        actual = _attempt(compute, adapters[name])
+        results.append(_compare_stage(stage, name, actual, expected, dtype, scales))
+    return results
+
+
 class _Failed:
     """What a stage computation raised (kept so the stage reports it as a failure)."""
 
     def __init__(self, error: BaseException) -> None:
-        self.text = f"raised {type(error).__name__}: {error}"
-        self.trace = traceback.format_exc()
+        self.text = failure_text(error)
 
 
-def _attempt(compute: Callable[[Framework], Any], adapter: Framework) -> Any:
+def _attempt(compute: Compute, adapter: Framework) -> Any:
     # An implementation that crashes fails this stage, with the reason. The subject too: a
     # subject whose training blows up into NaN must still show the earlier stage that first
     # went wrong, rather than a traceback that hides it.
     try:
         return compute(adapter)
+    except ContractError:  # a user's implementation that breaks the contract: exit 2, not a stage
+        raise
     except Exception as error:
         return _Failed(error)
+
+
+def _witness_failed(stage: str, name: str, run: Run, dtype: str) -> StageResult:
+    """The stage failed for (name, reference) because the witness's own training raised."""
+    pair = (name, REFERENCE)
+    text = f"{name} {run.reason or 'failed'}"
+    return StageResult(
+        stage, pair, [failed(stage, "*", pair, dtype, tolerance(stage, dtype), text)]
+    )
 
 
 def _subject_failed(stage: str, name: str, text: str, dtype: str) -> StageResult:
@@ -369,7 +260,12 @@ def _subject_failed(stage: str, name: str, text: str, dtype: str) -> StageResult
 
 
 def _compare_stage(
-    stage: str, name: str, actual: Any, expected: dict[str, Array], dtype: str
+    stage: str,
+    name: str,
+    actual: Any,
+    expected: dict[str, Array],
+    dtype: str,
+    scales: Params | None = None,
 ) -> StageResult:
     pair = (name, REFERENCE)
     if isinstance(actual, _Failed):
@@ -378,13 +274,9 @@ def _compare_stage(
     comparisons = []
     for key in expected:  # one key at a time: a stress tensor carries its own tolerance
         tol = _tensor_tolerance(stage, key, dtype)
+        scale = None if scales is None or key not in scales else {key: float(scales[key].max())}
         comparisons += compare_params(
-            actual,
-            {key: expected[key]},
-            stage=stage,
-            dtype=dtype,
-            pair=pair,
-            tol=tol,
+            actual, {key: expected[key]}, stage=stage, dtype=dtype, pair=pair, tol=tol, scales=scale
         )
     return StageResult(stage, pair, comparisons)
 
@@ -396,69 +288,39 @@ def _tensor_tolerance(stage: str, tensor: str, dtype: str) -> Tolerance | None:
     return None
 
 
-def _train_all(
-    spec: Spec,
-    params0: Params,
-    X_train: Array,
-    y_train: Array,
-    X_test: Array,
-    y_test: Array,
-    plan: Array,
-    adapters: dict[str, Framework],
-    runs: dict[str, Run],
-    log_points: int,
-    progress: ProgressFactory | None,
-) -> None:
-    """Full training for each adapter, the reference first (its snapshots anchor divergence)."""
-    total = spec.epochs * steps_per_epoch(X_train.shape[0], spec.batch_size)
-    logged = set(log_steps(total, log_points))
-    anchors: dict[int, Params] = {}
-    for name, adapter in adapters.items():
-        run = runs[name]
-        bar_context = progress(f"train {name}", total) if progress else nullcontext(None)
-        with bar_context as bar:
-            on_step = _step_hook(name, run, logged, anchors, bar)
-            t0 = time.perf_counter()
-            try:
-                params, history = adapter.train(
-                    spec,
-                    params0,
-                    X_train,
-                    y_train,
-                    plan,
-                    eval_data=(X_test, y_test),
-                    on_step=on_step,
-                )
-                run.seconds = time.perf_counter() - t0
-                test_probs = adapter.forward(spec, params, X_test)
-            except Exception as error:  # the subject's too (see _attempt): reported, not raised
-                run.status, run.reason = "error", _Failed(error).text
-                continue
-        run.params, run.history, run.test_probs = params, history, test_probs
+# --------------------------------------------------------------------------- after training
 
 
-def _step_hook(
-    name: str,
-    run: Run,
-    logged: set[int],
-    anchors: dict[int, Params],
-    bar: Any,
-) -> Callable[[int, Callable[[], Params]], None]:
-    def on_step(step: int, snapshot: Callable[[], Params]) -> None:
-        if bar is not None:
-            bar.update(1)
-        if step not in logged:
-            return
-        current = snapshot()
-        if name == REFERENCE:
-            anchors[step] = current
-            return
-        anchor = anchors.get(step)
-        if anchor is not None:
-            run.divergence_steps.append(step)
-            run.divergence.append(max(float(np.abs(current[k] - anchor[k]).max()) for k in anchor))
+def _after_training(spec: Spec, runs: dict[str, Run], trained: list[str]) -> list[StageResult]:
+    """The training stages of every pair; train_params fails outright for a pair whose
+    training raised (the reference's: for every witness; else that witness's)."""
+    results = []
+    witnesses = [n for n in trained if n != REFERENCE]
+    if runs[REFERENCE].status == "error":
+        reason = runs[REFERENCE].reason or "failed"
+        results += [_subject_failed("train_params", n, reason, spec.dtype) for n in witnesses]
+    else:
+        crashed = [n for n in witnesses if runs[n].status == "error"]
+        results += [_witness_failed("train_params", n, runs[n], spec.dtype) for n in crashed]
+    for a, b in _pairs(runs):
+        results += _training_stages(spec, runs[a], runs[b])
+    return results
 
-    return on_step
+
+def _noise_floor(
+    report: Report, setup: Setup, subject: Framework, anchors: dict[int, Params]
+) -> Floor | None:
+    """The subject's own drift under 1-ulp nudges, when only training stages failed."""
+    spec = setup.spec
+    return settle(
+        report.stages,
+        setup,
+        subject,
+        report.runs[REFERENCE],
+        anchors,
+        lambda nudged, reference: _training_stages(spec, nudged, reference),
+        _steps_against(setup, subject),
+    )
 
 
 def _pairs(runs: dict[str, Run]) -> list[tuple[str, str]]:
@@ -469,7 +331,7 @@ def _pairs(runs: dict[str, Run]) -> list[tuple[str, str]]:
     return pairs + list(combinations(witnesses, 2))
 
 
-def _training_stages(spec: Spec, a: Run, b: Run, y_test: Array) -> list[StageResult]:
+def _training_stages(spec: Spec, a: Run, b: Run) -> list[StageResult]:
     pair = (a.name, b.name)
     dtype = spec.dtype
     assert a.params is not None and b.params is not None and a.history and b.history
@@ -498,54 +360,3 @@ def _training_stages(spec: Spec, a: Run, b: Run, y_test: Array) -> list[StageRes
         StageResult("train_accuracy", pair, [accuracy]),
         StageResult("predictions", pair, [predictions]),
     ]
-
-
-def compare_predictions(
-    probs_a: Array, probs_b: Array, pair: tuple[str, str], dtype: str
-) -> Comparison:
-    """Do the argmax predictions agree? A disagreement is excused only as a near-tie.
-
-    With delta = max|probs_a - probs_b| over the whole test set, a sample whose top-two
-    probabilities are within 2*delta in both implementations may legitimately flip; such
-    flips are counted in the message, not failed. Everything else must agree exactly.
-    probs_a, probs_b (n_test, n_classes).
-    """
-    pred_a, pred_b = probs_a.argmax(axis=1), probs_b.argmax(axis=1)
-    delta = float(np.abs(probs_a - probs_b).max()) if probs_a.size else 0.0
-    differ = np.flatnonzero(pred_a != pred_b)
-    near_tie = (_margin(probs_a[differ]) <= 2 * delta) & (_margin(probs_b[differ]) <= 2 * delta)
-    excused, unexcused = differ[near_tie], differ[~near_tie]
-    tol = tolerance("predictions", dtype)
-    flags = np.zeros(pred_a.shape[0])
-    flags[unexcused] = 1.0
-    first = int(unexcused[0]) if unexcused.size else (int(differ[0]) if differ.size else 0)
-    detail = (
-        f"{unexcused.size} of {pred_a.shape[0]} test predictions differ"
-        f" ({excused.size} near-ties within 2*max|dprob| = {2 * delta:.1e} excused)"
-    )
-    if differ.size:
-        detail += (
-            f"; first at test[{first}]: {pair[0]} {pred_a[first]} vs {pair[1]} {pred_b[first]}"
-        )
-    result = compare(
-        flags,
-        np.zeros_like(flags),
-        stage="predictions",
-        tensor="test predictions",
-        dtype=dtype,
-        pair=pair,
-        tol=tol,
-    )
-    return _with_detail(result, detail)
-
-
-def _margin(probs: Array) -> Array:
-    """Top-1 minus top-2 probability per row, (n,)."""
-    if probs.shape[0] == 0:
-        return np.zeros(0)
-    top2 = np.sort(probs, axis=1)[:, -2:]
-    return top2[:, 1] - top2[:, 0]
-
-
-def _with_detail(result: Comparison, detail: str) -> Comparison:
-    return replace(result, detail=detail)

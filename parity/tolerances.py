@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 STAGES = (
     "init",  # initial params against the spec's stated distribution
     "data",  # the inputs against the data contract: pixels / 255 in [0, 1]
@@ -37,16 +39,20 @@ class Tolerance:
     def bound(self, scale: float) -> float:
         return self.atol + self.rtol * scale
 
-    def describe(self) -> str:
+    def describe(self, scale: float | None = None) -> str:
+        """'atol 1e-12 + rtol 1e-14', with ' x 231' (the scale) when one is given."""
+        of = f" x {scale:.3g}" if scale is not None and np.isfinite(scale) else ""
         parts = [
             f"atol {self.atol:.0e}" if self.atol else "",
-            f"rtol {self.rtol:.0e}" if self.rtol else "",
+            f"rtol {self.rtol:.0e}{of}" if self.rtol else "",
         ]
         return " + ".join(p for p in parts if p) or "exact"
 
 
 _F64 = "float64"
 _F32 = "float32"
+_EPS64 = float(np.finfo(np.float64).eps)  # 2.2e-16: one ulp of 1.0
+_EPS32 = float(np.finfo(np.float32).eps)  # 1.2e-7
 
 TABLE: dict[tuple[str, str], Tolerance] = {
     ("forward", _F64): Tolerance(
@@ -55,35 +61,59 @@ TABLE: dict[tuple[str, str], Tolerance] = {
     ("forward", _F32): Tolerance(
         1e-6, 0, "784-term float32 dot products round at ~1e-7 relative; probs differ ~1e-7"
     ),
-    # The forward stage's stress probe (parity/probes.py): the output layer scaled so the largest
-    # logit is 1.5 log(max float). A logit of z carries rounding of a few ulp(z); softmax moves
-    # by at most 1/4 of a logit difference. 16 ulp of the largest logit; measured 1 ulp at most
-    # over 600 random nets. A softmax without the max shift gives NaN here: no bound passes it.
+    # The forward stage's stress probe (parity/stages/probes.py): the output layer scaled so the
+    # largest logit is 1.5 log(max float). A logit of z carries rounding of a few ulp(z);
+    # softmax moves by at most 1/4 of a logit difference. 16 ulp of the largest logit; measured
+    # 1 ulp at most over 600 random nets. A softmax without the max shift gives NaN here: no
+    # bound passes it.
     ("forward_large_logits", _F64): Tolerance(
         4e-12, 0, "logits ~1065: ulp(1065) = 2.3e-13, measured <= 2.3e-13; 16 ulp"
     ),
     ("forward_large_logits", _F32): Tolerance(
         2.5e-4, 0, "logits ~133: ulp32(133) = 1.5e-5, measured <= 1.5e-5; 16 ulp"
     ),
+    # Gradients: rtol is relative to the sum of the ABSOLUTE terms behind each entry (the judge
+    # passes it as the scale: parity/stages/conditioning.py), not to the result: two summation
+    # orders differ by a few ulp of the terms, which cancellation (a class-balanced batch, a
+    # dead relu layer) can make arbitrarily large relative to the result.
     ("gradients", _F64): Tolerance(
-        0, 1e-12, "same chain rule, different summation order and fusion: ~1e-15 relative"
+        0, 1e-12, "sums over the batch in another order: a few ulp of the terms (~1e-16)"
     ),
     ("gradients", _F32): Tolerance(
-        0, 1e-4, "float32 products over the batch and 784 inputs: ~1e-6 relative, 100x margin"
+        0, 1e-4, "float32 sums over the batch and 784 inputs: ~1e-6 of the terms, 100x margin"
     ),
-    ("step", _F64): Tolerance(1e-14, 0, "W - lr*dW with gradients agreeing to ~1e-15"),
-    ("step", _F32): Tolerance(1e-6, 0, "one float32 update of O(0.1) weights: ~1e-8 apart"),
+    # After an update the weights may grow far beyond O(0.1) (lr 100: |W| ~ 231; lr 1e6:
+    # ~1300), and rounding with them: every entry from here on has an rtol, relative to the
+    # tensor's largest magnitude, beside the atol that covers weights of order one.
+    ("step", _F64): Tolerance(
+        1e-14,
+        16 * _EPS64,
+        "W - lr*dW rounded once (torch's fma) or twice (the reference): <= 1 ulp of |W| plus "
+        "lr times the gradients' rounding; measured 2.8e-17 at lr 0.5, at most 4.1 ulp of the "
+        "largest |W| over lr 0.001-1e6 (issue 10's sweep): 16 ulp",
+    ),
+    ("step", _F32): Tolerance(
+        1e-6,
+        32 * _EPS32,
+        "one float32 update of O(0.1) weights: ~1e-8 apart; at large lr the update's own "
+        "float32 gradient sums dominate: measured at most 14.4 ulp of the largest |W|: 32 ulp",
+    ),
     ("steps", _F64): Tolerance(
-        1e-12, 0, "rounding differences compound over k steps; measured ~1e-15 after 50"
+        1e-12,
+        1e-13,
+        "rounding compounds over k steps; measured ~1e-15 after 50 at lr 0.5 (beyond the "
+        "table, only the noise floor can tell rounding from a bug)",
     ),
     ("steps", _F32): Tolerance(
-        1e-4, 0, "float32 rounding compounds over k steps; measured ~1e-6 after 50"
+        1e-4, 1e-5, "float32 rounding compounds over k steps; measured ~1e-6 after 50"
     ),
     ("train_params", _F64): Tolerance(
-        1e-12, 0, "full MNIST, 10 epochs at lr 0.5 measured 1.3e-14: growth is slow in float64"
+        1e-12,
+        1e-13,
+        "full MNIST, 10 epochs at lr 0.5 measured 1.3e-14: growth is slow in float64",
     ),
     ("train_params", _F32): Tolerance(
-        1e-3, 0, "float32 rounding compounds over ~19,000 steps; full MNIST measured ~1e-5"
+        1e-3, 1e-4, "float32 rounding compounds over ~19,000 steps; full MNIST measured ~1e-5"
     ),
     ("train_loss", _F64): Tolerance(
         0, 1e-10, "mean of batch losses from parameters agreeing to ~1e-12"
@@ -91,7 +121,10 @@ TABLE: dict[tuple[str, str], Tolerance] = {
     ("train_loss", _F32): Tolerance(0, 1e-3, "float32 losses from parameters ~1e-5 apart"),
     ("train_accuracy", _F64): Tolerance(0, 0, "identical predictions give identical accuracy"),
     ("train_accuracy", _F32): Tolerance(
-        0.002, 0, "a near-tie may flip in float32: at most 0.2% of the test digits"
+        0.002 + 1e-12,
+        0,
+        "a near-tie may flip in float32: at most 0.2% of the test digits (1 in 500 is "
+        "0.0020000000000000018 as a difference of two fractions: + 1e-12 for that rounding)",
     ),
     ("predictions", _F64): Tolerance(
         0, 0, "argmax of probabilities 1e-14 apart: identical unless a tie, excused separately"
@@ -99,7 +132,7 @@ TABLE: dict[tuple[str, str], Tolerance] = {
     ("predictions", _F32): Tolerance(
         0, 0, "identical except near-ties (top-2 margin within the forward tolerance), excused"
     ),
-    # Stage "data" (parity/datacheck.py): the inputs against the contract, not two frameworks.
+    # Stage "data" (parity/stages/data.py): the inputs against the contract, not two frameworks.
     ("data_range", _F64): Tolerance(0, 0, "pixels / 255 lie in [0, 1] exactly (255/255 is 1)"),
     ("data_range", _F32): Tolerance(0, 0, "pixels / 255 lie in [0, 1] exactly (255/255 is 1)"),
     ("data_levels", _F64): Tolerance(

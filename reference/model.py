@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from frameworks.contract import Params, as_inputs, as_labels, as_params
 from reference.activations import ACTIVATIONS, DERIVATIVES, softmax
 from reference.losses import loss_value, output_delta
 from reference.spec import Spec
 
 Array = np.ndarray
-Params = dict[str, Array]
 
 
 @dataclass(frozen=True)
@@ -70,72 +70,7 @@ def _draw(
     return rng.uniform(-bound, bound, shape).astype(spec.dtype)
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def as_params(spec: Spec, params: Mapping[str, object]) -> Params:
-    """Check keys, shapes and finiteness; return the arrays in ``spec.dtype``."""
-    expected = spec.param_shapes()
-    missing = [k for k in expected if k not in params]
-    extra = [k for k in params if k not in expected]
-    if missing or extra:
-        raise ValueError(
-            f"params keys {sorted(params)} do not match the spec's {list(expected)}"
-            f" (missing {missing}, unexpected {extra})"
-        )
-    out: Params = {}
-    for key, shape in expected.items():
-        value = np.asarray(params[key])
-        if value.shape != shape:
-            raise ValueError(f"params[{key!r}] has shape {value.shape}, the spec needs {shape}")
-        if not _real(value):
-            raise ValueError(f"params[{key!r}] has dtype {value.dtype}; need real numbers")
-        if not np.isfinite(value).all():
-            bad = _first_non_finite(value)
-            raise ValueError(f"params[{key!r}] is not finite at {bad}: {value[bad]}")
-        out[key] = value.astype(spec.dtype, copy=False)
-    return out
-
-
-def as_inputs(spec: Spec, X: object) -> Array:
-    """Check that X is (n, n_features), finite numbers; return it in ``spec.dtype``."""
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != spec.n_features:
-        raise ValueError(f"X has shape {X.shape}; the spec needs (n_samples, {spec.n_features})")
-    if not _real(X):
-        raise ValueError(f"X has dtype {X.dtype}; need real numbers")
-    X = X.astype(spec.dtype, copy=False)
-    # One summing pass (no bool temporary of X's size): the sum is finite when every entry is;
-    # only when it is not (a NaN/inf, or finite values overflowing) is each entry examined.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = X.sum()
-    if not np.isfinite(total) and not np.isfinite(X).all():
-        bad = _first_non_finite(X)
-        raise ValueError(f"X is not finite at {bad}: {X[bad]}")
-    return X
-
-
-def _real(a: Array) -> bool:
-    """Integer or floating dtype (not bool, complex or object)."""
-    return bool(np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating))
-
-
-def _first_non_finite(a: Array) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-
-
-def as_labels(spec: Spec, y: object, n_samples: int) -> Array:
-    """Check integer class labels, (n_samples,), each in [0, n_classes); return them as int64."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != n_samples:
-        raise ValueError(f"y has shape {y.shape}; need ({n_samples},), one label per row of X")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y has dtype {y.dtype}; labels must be integers 0..{spec.n_classes - 1}")
-    out_of_range = (y < 0) | (y >= spec.n_classes)
-    if out_of_range.any():
-        i = int(np.argmax(out_of_range))
-        raise ValueError(f"label y[{i}] = {y[i]} is out of range 0..{spec.n_classes - 1}")
-    return y.astype(np.int64, copy=False)
+# --------------------------------------------------------------------------- targets
 
 
 def one_hot(y: Array, n_classes: int, dtype: str | np.dtype = "float64") -> Array:
@@ -148,7 +83,8 @@ def one_hot(y: Array, n_classes: int, dtype: str | np.dtype = "float64") -> Arra
 # --------------------------------------------------------------------------- the math
 
 
-def _forward(spec: Spec, params: Params, X: Array) -> tuple[Array, Cache]:
+def forward_unchecked(spec: Spec, params: Params, X: Array) -> tuple[Array, Cache]:
+    """``forward`` on inputs already checked (params and X in the spec's dtype): the math alone."""
     L = spec.n_layers
     f = ACTIVATIONS[spec.activation]
     Z: dict[int, Array] = {}
@@ -161,7 +97,8 @@ def _forward(spec: Spec, params: Params, X: Array) -> tuple[Array, Cache]:
     return A[L], Cache(Z, A)
 
 
-def _backward(spec: Spec, params: Params, cache: Cache, Y: Array) -> Params:
+def backward_unchecked(spec: Spec, params: Params, cache: Cache, Y: Array) -> Params:
+    """``backward`` on checked params and one-hot Y (n, n_classes): the chain rule alone."""
     L = spec.n_layers
     Z, A = cache.Z, cache.A
     f_grad = DERIVATIVES[spec.activation]
@@ -180,14 +117,14 @@ def _backward(spec: Spec, params: Params, cache: Cache, Y: Array) -> Params:
 
 def forward(spec: Spec, params: Mapping[str, object], X: object) -> tuple[Array, Cache]:
     """Softmax probabilities (n, n_classes) and the cache for ``backward``."""
-    return _forward(spec, as_params(spec, params), as_inputs(spec, X))
+    return forward_unchecked(spec, as_params(spec, params), as_inputs(spec, X))
 
 
 def backward(spec: Spec, params: Mapping[str, object], cache: Cache, y: object) -> Params:
     """Gradients of the batch-mean loss w.r.t. every parameter, same keys and shapes as params."""
     p = as_params(spec, params)
     labels = as_labels(spec, y, cache.A[0].shape[0])
-    return _backward(spec, p, cache, one_hot(labels, spec.n_classes, spec.dtype))
+    return backward_unchecked(spec, p, cache, one_hot(labels, spec.n_classes, spec.dtype))
 
 
 def gradients(spec: Spec, params: Mapping[str, object], X: object, y: object) -> Params:
@@ -195,8 +132,8 @@ def gradients(spec: Spec, params: Mapping[str, object], X: object, y: object) ->
     p = as_params(spec, params)
     X = as_inputs(spec, X)
     labels = as_labels(spec, y, X.shape[0])
-    _, cache = _forward(spec, p, X)
-    return _backward(spec, p, cache, one_hot(labels, spec.n_classes, spec.dtype))
+    _, cache = forward_unchecked(spec, p, X)
+    return backward_unchecked(spec, p, cache, one_hot(labels, spec.n_classes, spec.dtype))
 
 
 def loss(spec: Spec, params: Mapping[str, object], X: object, y: object) -> float:
@@ -204,7 +141,7 @@ def loss(spec: Spec, params: Mapping[str, object], X: object, y: object) -> floa
     p = as_params(spec, params)
     X = as_inputs(spec, X)
     labels = as_labels(spec, y, X.shape[0])
-    P, cache = _forward(spec, p, X)
+    P, cache = forward_unchecked(spec, p, X)
     return loss_value(spec, cache.Z[spec.n_layers], P, one_hot(labels, spec.n_classes, P.dtype))
 
 
@@ -212,7 +149,7 @@ def predict_proba(spec: Spec, params: Mapping[str, object], X: object, chunk: in
     """Softmax probabilities (n, n_classes), computed in chunks of rows to bound memory."""
     p = as_params(spec, params)
     X = as_inputs(spec, X)
-    parts = [_forward(spec, p, X[i : i + chunk])[0] for i in range(0, X.shape[0], chunk)]
+    parts = [forward_unchecked(spec, p, X[i : i + chunk])[0] for i in range(0, X.shape[0], chunk)]
     return np.concatenate(parts) if parts else np.empty((0, spec.n_classes), dtype=spec.dtype)
 
 

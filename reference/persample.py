@@ -1,8 +1,8 @@
 """Per-sample SGD (batch size 1), the material's algorithm written for speed.
 
-Same math as ``model._forward``/``model._backward`` on one row, with the same activation, loss
-and delta functions, but on 1-D vectors with outer-product updates (as the material does) and two
-savings that change no number beyond rounding:
+Same math as ``model.forward_unchecked``/``backward_unchecked`` on one row, with the same
+activation, loss and delta functions, but on 1-D vectors with outer-product updates (as the
+material does) and two savings that change no number beyond rounding:
 
 - W1 is kept transposed, ``W1T`` (n_features, n_hidden), and a step reads and updates only the
   rows where the input is nonzero: a zero input adds nothing to Z1 and its row of
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from frameworks.contract import Params
 from reference.activations import ACTIVATIONS, DERIVATIVES, softmax
 from reference.losses import loss_value, output_delta
-from reference.model import Params
 from reference.spec import Spec
 
 Array = np.ndarray

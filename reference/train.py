@@ -3,75 +3,32 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import numpy as np
 
-from reference.losses import loss_value
-from reference.model import (
+# The contract's types and checks, bound here by name (the selftest swaps some of them here).
+from frameworks.contract import (
+    History,
+    Orders,
     Params,
-    _backward,
-    _forward,
+    StepCallback,
     as_inputs,
     as_labels,
+    as_orders,
     as_params,
-    one_hot,
-    predict,
 )
+from reference.losses import loss_value
+from reference.model import backward_unchecked, forward_unchecked, one_hot, predict
 from reference.persample import SampleStepper
 from reference.spec import Spec
 
 Array = np.ndarray
-# on_step(step, snapshot): called after every update, step counting from 1; snapshot() returns
-# a copy of the current params in the reference layout (call it only at steps you log).
-StepCallback = Callable[[int, Callable[[], Params]], None]
-
-
-@dataclass
-class History:
-    """Per-epoch record of a training run.
-
-    loss[e]: mean over epoch e's samples of the loss each batch had BEFORE its update (what
-    scikit-learn's loss_curve_ reports); accuracy[e]: accuracy on the evaluation data after
-    epoch e (empty without evaluation data); seconds[e]: wall time of epoch e's steps.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    steps: int = 0
 
 
 def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     """New params ``W - lr * dW`` for every key (inputs untouched)."""
     return {key: value - lr * grads[key] for key, value in params.items()}
-
-
-def as_orders(
-    orders: Sequence[object] | Array | None, n_epochs: int, n_samples: int
-) -> list[Array]:
-    """Validate a batch order: one 1-D int index array per epoch, every index in [0, n_samples).
-
-    ``None`` means dataset order every epoch, as the material iterates ``zip(x_train, y_train)``.
-    """
-    if orders is None:
-        return [np.arange(n_samples)] * n_epochs
-    out = [np.asarray(order) for order in orders]
-    if len(out) != n_epochs:
-        raise ValueError(f"batch order has {len(out)} epochs; the spec trains {n_epochs}")
-    for epoch, order in enumerate(out):
-        if order.ndim != 1 or not np.issubdtype(order.dtype, np.integer) or order.size == 0:
-            raise ValueError(
-                f"batch order of epoch {epoch} must be a non-empty 1-D int array, got "
-                f"shape {order.shape} dtype {order.dtype}"
-            )
-        if order.min() < 0 or order.max() >= n_samples:
-            raise ValueError(
-                f"batch order of epoch {epoch} indexes outside 0..{n_samples - 1} "
-                f"(min {order.min()}, max {order.max()})"
-            )
-    return out
 
 
 def batches(order: Array, batch_size: int) -> list[Array]:
@@ -84,7 +41,7 @@ def train(
     params: Mapping[str, object],
     X: object,
     y: object,
-    orders: Sequence[object] | Array | None = None,
+    orders: Orders | None = None,
     *,
     eval_data: tuple[object, object] | None = None,
     on_step: StepCallback | None = None,
@@ -135,9 +92,9 @@ def train(
 
 def _step(spec: Spec, p: Params, Xb: Array, Yb: Array) -> float:
     """One in-place SGD step on the loop's own params copy; returns the batch loss before it."""
-    P, cache = _forward(spec, p, Xb)
+    P, cache = forward_unchecked(spec, p, Xb)
     batch_loss = loss_value(spec, cache.Z[spec.n_layers], P, Yb)
-    grads = _backward(spec, p, cache, Yb)
+    grads = backward_unchecked(spec, p, cache, Yb)
     for key, grad in grads.items():
         grad *= spec.lr  # the grads are this step's own: scale in place, no temporary
         p[key] -= grad

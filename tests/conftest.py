@@ -47,3 +47,30 @@ def mnist_dir() -> Path:
 def rng() -> np.random.Generator:
     """A fresh, seeded generator per test: no global random state."""
     return np.random.default_rng(20261130)
+
+
+WITNESS_MARKS = ("torch", "sklearn", "jax")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark a test ``torch``, ``sklearn`` or ``jax`` when one of its parameters names that
+    witness (``-m sklearn`` then selects it); whole files mark themselves with ``pytestmark``."""
+    for item in items:
+        if "driver" in getattr(item, "fixturenames", ()):  # a real browser (tests/support/browser)
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        if callspec is None:
+            continue
+        named = {n for v in callspec.params.values() for n in _witnesses_named(v)}
+        for name in sorted(named):
+            item.add_marker(getattr(pytest.mark, name))
+
+
+def _witnesses_named(value: object) -> set[str]:
+    """Framework names in a parameter: a name, names in a tuple, a catalogue mutant's target."""
+    if isinstance(value, str):
+        return {value} & set(WITNESS_MARKS)
+    if isinstance(value, (tuple, list)):
+        return {n for v in value for n in _witnesses_named(v)}
+    target = getattr(value, "target", None)
+    return _witnesses_named(target) if isinstance(target, str) else set()

@@ -11,16 +11,15 @@ digits).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 import frameworks
-from frameworks.base import Framework
+from frameworks.contract import Framework, Params
 from parity.selftest import subject
 from parity.selftest.patching import Mutated, Patch, attribute, entries, swap
 from reference.activations import DERIVATIVES
-from reference.model import Params
 from reference.spec import Spec, lecture, standard
 
 Array = np.ndarray
@@ -90,7 +89,7 @@ def _sklearn(name: str) -> Callable[[], list[Patch]]:
     return patches
 
 
-_BACKWARD = ("reference.model", "_backward")
+_BACKWARD = ("reference.model", "backward_unchecked")
 _STEP = ("reference.train", "_step")
 _DELTA = ("reference.losses", "output_delta")
 
@@ -321,3 +320,8 @@ CATALOGUE: tuple[Mutant, ...] = (
 )
 
 BY_NAME = {m.name: m for m in CATALOGUE}
+
+
+def at_lr(mutants: tuple[Mutant, ...], lr: float) -> tuple[Mutant, ...]:
+    """The same defects judged at learning rate ``lr`` (where training may turn chaotic)."""
+    return tuple(replace(m, spec=m.spec.replace(lr=lr)) for m in mutants)

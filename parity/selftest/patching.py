@@ -15,10 +15,8 @@ from unittest import mock
 
 import numpy as np
 
-from frameworks.base import Framework, Orders
-from reference.model import Params
+from frameworks.contract import Framework, History, Orders, Params, StepCallback
 from reference.spec import Spec
-from reference.train import History, StepCallback
 
 Array = np.ndarray
 Patch = Callable[[], AbstractContextManager[Any]]  # a fresh context manager per call

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import frameworks
-from parity.judge import REFERENCE, Report, judge
-from parity.report import table
+from frameworks import REFERENCE
+from parity.judge import judge
+from parity.report.model import Report
+from parity.report.text import table
 from parity.selftest.catalogue import WITNESSES, Mutant
 from parity.tolerances import STAGES
 

@@ -15,14 +15,13 @@ from unittest import mock
 
 import numpy as np
 
-from frameworks.base import Orders
+from frameworks.contract import History, Orders, Params, StepCallback
+from frameworks.contract import as_orders as _true_as_orders
 from parity.selftest.patching import Mutated
 from reference.activations import DERIVATIVES, sigmoid
 from reference.losses import loss_value, output_delta
-from reference.model import Cache, Params, _backward, _forward
+from reference.model import Cache, backward_unchecked, forward_unchecked
 from reference.spec import Spec
-from reference.train import History, StepCallback
-from reference.train import as_orders as _true_as_orders
 
 Array = np.ndarray
 # The module, not the function ``reference.train`` that the package re-exports under its name.
@@ -91,7 +90,7 @@ def one_hot_one_based(y: Array, n_classes: int, dtype: str | np.dtype = "float64
 
 
 def backward_with(weight_grad: WeightGrad, bias_grad: BiasGrad) -> Callable[..., Params]:
-    """``reference.model._backward`` with its dW and db lines replaced."""
+    """``reference.model.backward_unchecked`` with its dW and db lines replaced."""
 
     def backward(spec: Spec, params: Params, cache: Cache, Y: Array) -> Params:
         L = spec.n_layers
@@ -144,9 +143,9 @@ def step_with(update: Update) -> Callable[[Spec, Params, Array, Array], float]:
     """``reference.train._step`` with its update line replaced (in place on the loop's dict)."""
 
     def step(spec: Spec, p: Params, Xb: Array, Yb: Array) -> float:
-        P, cache = _forward(spec, p, Xb)
+        P, cache = forward_unchecked(spec, p, Xb)
         batch_loss = loss_value(spec, cache.Z[spec.n_layers], P, Yb)
-        grads = _backward(spec, p, cache, Yb)
+        grads = backward_unchecked(spec, p, cache, Yb)
         for key, grad in grads.items():
             p[key] = update(key, p[key], grad, spec.lr)
         return batch_loss
@@ -170,7 +169,7 @@ def step_updating_as_it_goes(spec: Spec, p: Params, Xb: Array, Yb: Array) -> flo
     """Backprop that updates each layer as soon as its gradient is known, then sends the delta
     down through the UPDATED weights (``reference.train._step``'s signature)."""
     L, lr = spec.n_layers, spec.lr
-    P, cache = _forward(spec, p, Xb)
+    P, cache = forward_unchecked(spec, p, Xb)
     batch_loss = loss_value(spec, cache.Z[L], P, Yb)
     Z, A = cache.Z, cache.A
     f_grad = DERIVATIVES[spec.activation]

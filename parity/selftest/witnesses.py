@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from frameworks import sklearn_mlp, torch_mlp
-from reference.model import Params
+from frameworks.contract import Params
 from reference.spec import Spec
 
 Array = np.ndarray
