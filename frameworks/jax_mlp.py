@@ -1,7 +1,7 @@
 """The JAX witness: the MLP as pure jax.numpy functions of a params dict, differentiated by
 ``jax.value_and_grad``, one jitted SGD step per batch.
 
-Traps this adapter owns (each tested in tests/frameworks/test_jax_adapter.py):
+Traps this adapter owns (each tested in tests/frameworks/test_jax.py):
 
 - float64: JAX computes in float32 unless ``jax_enable_x64`` is on, and silently rounds
   float64 inputs down. Everything here runs inside ``jax.enable_x64(True)``, a thread-local
@@ -51,10 +51,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from frameworks.base import FrameworkUnavailable, Orders
-from reference.model import Params, as_inputs, as_labels, as_params
+from frameworks.contract import (
+    EvalData,
+    FrameworkUnavailable,
+    History,
+    Orders,
+    Params,
+    StepCallback,
+    as_inputs,
+    as_labels,
+    as_params,
+    prepare,
+)
 from reference.spec import Spec
-from reference.train import History, StepCallback, as_orders
 
 Array = np.ndarray
 JaxParams = dict[str, jax.Array]
@@ -258,7 +267,7 @@ class JaxMLP:
         y: Array,
         orders: Orders,
         *,
-        eval_data: tuple[Array, Array] | None = None,
+        eval_data: EvalData | None = None,
         on_step: StepCallback | None = None,
     ) -> tuple[Params, History]:
         """SGD over consecutive chunks of each epoch's order (the last, smaller one kept).
@@ -266,28 +275,25 @@ class JaxMLP:
         Each batch is gathered on the host (X[idx], y[idx]) and handed to the jitted step,
         which compiles once per batch shape (whatever the number of samples, so the judge's
         step, steps and training stages share them). Losses stay on the device until the
-        epoch ends.
-        History as reference.train.train defines it.
+        epoch ends. History as frameworks.contract defines it.
         """
-        p, X = as_params(spec, params), as_inputs(spec, X)
-        labels = as_labels(spec, y, X.shape[0])
-        plan = as_orders(orders, spec.epochs, X.shape[0])
+        given = prepare(spec, params, X, y, orders, eval_data)
+        X, labels = given.X, given.labels  # (n_samples, n_features), (n_samples,)
         # NumPy, as forward's X: a device array would be a separate jit cache entry (compile)
-        eval_chunks: list[tuple[Array, Array]] = []
+        eval_chunks: list[EvalData] = []
+        if given.eval_data is not None:
+            X_eval, y_eval = given.eval_data
+            for row in range(0, X_eval.shape[0], EVAL_CHUNK):
+                rows = slice(row, row + EVAL_CHUNK)
+                eval_chunks.append((X_eval[rows], y_eval[rows]))
         history = History()
         device = self.device
         with scope(device):
             fns = compiled(spec)
-            if eval_data is not None:
-                X_eval = as_inputs(spec, eval_data[0])
-                y_eval = as_labels(spec, eval_data[1], X_eval.shape[0])
-                for row in range(0, X_eval.shape[0], EVAL_CHUNK):
-                    rows = slice(row, row + EVAL_CHUNK)
-                    eval_chunks.append((X_eval[rows], y_eval[rows]))
-            state = {"params": to_device(spec, p)}
+            state = {"params": to_device(spec, given.params)}
             # Compile the step for every batch shape now, so no epoch's seconds include XLA's
             # compile (~0.5 s a shape on an idle core, several on a loaded one).
-            for size in batch_sizes(plan, spec.batch_size):
+            for size in batch_sizes(given.plan, spec.batch_size):
                 fns.step.lower(
                     state["params"],
                     jax.ShapeDtypeStruct((LOSS_SLOTS,), DTYPES[spec.dtype]),
@@ -299,7 +305,7 @@ class JaxMLP:
         def snapshot() -> Params:
             return to_numpy(spec, state["params"])
 
-        for order in plan:
+        for order in given.plan:
             start = time.perf_counter()
             buffers: list[jax.Array] = []
             sizes: list[int] = []
@@ -328,7 +334,7 @@ class JaxMLP:
             jax.block_until_ready(state["params"])
             history.seconds.append(time.perf_counter() - start)
             history.loss.append(total / order.shape[0])
-            if eval_data is not None:
+            if given.eval_data is not None:
                 with scope(device):
                     history.accuracy.append(_accuracy(fns, state["params"], eval_chunks))
         return snapshot(), history
@@ -345,7 +351,7 @@ def batch_sizes(plan: list[Array], batch_size: int) -> list[int]:
     return sorted(sizes)
 
 
-def _accuracy(fns: Compiled, params: JaxParams, chunks: list[tuple[Array, Array]]) -> float:
+def _accuracy(fns: Compiled, params: JaxParams, chunks: list[EvalData]) -> float:
     """Fraction of rows whose softmax argmax is the label (as reference.predict), by chunks.
 
     Through ``probs``, the function ``forward`` uses: scoring the test set each epoch and the

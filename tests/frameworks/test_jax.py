@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import frameworks
-from frameworks.base import Framework, FrameworkUnavailable
+from frameworks.contract import Framework, FrameworkUnavailable
 from frameworks.numpy_ref import NumpyMLP
 from parity.compare import assert_close, assert_params_close
 from reference import model
