@@ -161,11 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _RUN_HELP = f"""\
-Trains the NumPy reference, PyTorch and scikit-learn from one set of initial weights over one
-batch plan and checks, in order: init, forward (softmax), gradients on one batch, params after
-one step and after k steps, and after training: weights, per-epoch loss, test accuracy and
-test predictions. The first stage that disagrees is the finding. Your own MLP joins as
---frameworks numpy,path/to/my_mlp.py:MyMLP (see docs/own-mlp.md).
+Trains the NumPy reference, PyTorch, scikit-learn and JAX (those installed) from one set of
+initial weights over one batch plan and checks, in order: init, forward (softmax), gradients
+on one batch, params after one step and after k steps, and after training: weights, per-epoch
+loss, test accuracy and test predictions. The first stage that disagrees is the finding. Your
+own MLP joins as --frameworks numpy,path/to/my_mlp.py:MyMLP (see docs/own-mlp.md).
 
 When a stage after several updates (steps, train_*, predictions) exceeds its tolerance, the
 judge measures a noise floor: the reference trained again from its initial weights moved one
