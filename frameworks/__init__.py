@@ -32,6 +32,7 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "numpy": ("frameworks.numpy_ref", "NumpyMLP", "numpy"),
     "torch": ("frameworks.torch_mlp", "TorchMLP", "torch"),
     "sklearn": ("frameworks.sklearn_mlp", "SklearnMLP", "sklearn"),
+    "jax": ("frameworks.jax_mlp", "JaxMLP", "jax"),
 }
 NAMES = tuple(_REGISTRY)
 REFERENCE = "numpy"  # the subject: every witness is compared with it

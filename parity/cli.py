@@ -169,18 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _RUN_HELP = f"""\
-Trains the NumPy reference, PyTorch and scikit-learn from one set of initial weights over one
-batch plan and checks, in order: init, forward (softmax), gradients on one batch, params after
-one step and after k steps, and after training: weights, per-epoch loss, test accuracy and
-test predictions. The first stage that disagrees is the finding. Your own MLP joins as
---frameworks numpy,path/to/my_mlp.py:MyMLP (see docs/own-mlp.md).
+Trains the NumPy reference, PyTorch, scikit-learn and JAX (those installed) from one set of
+initial weights over one batch plan and checks, in order: init, forward (softmax), gradients
+on one batch, params after one step and after k steps, and after training: weights, per-epoch
+loss, test accuracy and test predictions. The first stage that disagrees is the finding. Your
+own MLP joins as --frameworks numpy,path/to/my_mlp.py:MyMLP (see docs/own-mlp.md).
 
 When a stage after several updates (steps, train_*, predictions) exceeds its tolerance, the
 judge measures a noise floor: the reference trained again, {NUDGES} times over the same
 batches, with its initial weights, training inputs and activations one ulp off. A
-disagreement within {MARGIN:g}x that drift is what rounding alone does in a chaotic regime (large learning rates, per-sample steps):
-INDETERMINATE, with the step up to which parity held. Clearly above it is a FAIL. Stages
-before training (init, data, forward, gradients, step) are never excused.
+disagreement within {MARGIN:g}x that drift is what rounding alone does in a chaotic regime
+(large learning rates, per-sample steps): INDETERMINATE, with the step up to which parity
+held. Clearly above it is a FAIL. Stages before training (init, data, forward, gradients,
+step) are never excused.
 
 exit status:
   0  PASS           every stage agrees within its tolerance

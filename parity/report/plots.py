@@ -15,6 +15,7 @@ STYLE = {
     "numpy": dict(color="#1f77b4", marker="o", markersize=9, linewidth=4.0, alpha=0.55),
     "torch": dict(color="#d62728", marker="s", markersize=6, linewidth=2.0, alpha=0.9),
     "sklearn": dict(color="#2ca02c", marker="^", markersize=4, linewidth=1.0, alpha=1.0),
+    "jax": dict(color="#9467bd", marker="x", markersize=6, linewidth=1.0, linestyle="--"),
 }
 FLOOR = 1e-18  # where an exact 0 is drawn on a log axis (and said so in the legend)
 

@@ -21,7 +21,7 @@ from parity.report.model import Report
 from parity.tolerances import STAGES
 from reference.spec import Spec, preset
 
-WITNESSES = ("torch", "sklearn")
+WITNESSES = ("torch", "sklearn", "jax")
 PRESETS = ("standard", "lecture")
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 HIDDEN = {1: (32,), 2: (32, 16), 3: (32, 16, 16)}

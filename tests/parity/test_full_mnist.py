@@ -1,6 +1,6 @@
-"""The headline claim on the full MNIST (60000/10000): three implementations, one model.
+"""The headline claim on the full MNIST (60000/10000): four implementations, one model.
 
-Standard preset, 784-128-64-10 sigmoid, batch 32, lr 0.5, 10 epochs, all three from one init
+Standard preset, 784-128-64-10 sigmoid, batch 32, lr 0.5, 10 epochs, all four from one init
 and one batch plan: each reaches >= 97.5% test accuracy, every pair predicts every test digit
 identically, and every pair's weights agree to 1e-12 (float64) after ~19,000 steps.
 """
@@ -20,7 +20,7 @@ from parity.shared import shared_dataset
 from reference.spec import standard
 
 pytestmark = pytest.mark.slow
-ALL = ("numpy", "torch", "sklearn")
+ALL = ("numpy", "torch", "sklearn", "jax")
 
 
 def _run(mnist_dir, dtype: str) -> Report:
