@@ -54,7 +54,20 @@ from parity.workers import cores_available, thread_limits  # noqa: E402
 from reference.model import init_params  # noqa: E402
 from reference.spec import lecture, standard  # noqa: E402
 
-NAMES = ("numpy", "torch", "sklearn")
+
+def _installed() -> tuple[str, ...]:
+    """The frameworks the default run trains: every registered one that loads here."""
+    names = []
+    for name in frameworks.NAMES:
+        try:
+            frameworks.load(name)
+        except frameworks.FrameworkUnavailable:
+            continue
+        names.append(name)
+    return tuple(names)
+
+
+NAMES = _installed()
 BOUNDS = {  # (ratio, bound, the ratio must be <= bound)
     "run wall / critical path": 1.25,
     "lecture step torch / numpy (CPU)": 2.5,

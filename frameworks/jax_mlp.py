@@ -234,7 +234,15 @@ class JaxMLP:
     name = "jax"
 
     def __init__(self, device: str = "cpu") -> None:
+        self.platform = device
         self.device = resolve_device(device)
+
+    def __getstate__(self) -> dict[str, str]:
+        """What a worker process needs to rebuild it (a jax.Device does not pickle)."""
+        return {"platform": self.platform}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["platform"])  # type: ignore[misc]
 
     def versions(self) -> dict[str, str]:
         import jaxlib

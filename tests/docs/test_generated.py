@@ -293,9 +293,6 @@ def test_data_page_names_the_variables() -> None:
 
 # --------------------------------------------------------------------------- links
 
-# Pages being written beside this one. The allowance goes when they land (remove it after
-# merging them): from then on a link to them must point at a file that exists.
-FUTURE = {"docs/benchmarks.md"}
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -324,8 +321,6 @@ def test_relative_link_points_at_a_file(path: Path, target: str) -> None:
     file, _, anchor = target.partition("#")
     resolved = (path.parent / file).resolve() if file else path
     rel = resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else None
-    if rel in FUTURE and not resolved.exists():
-        return
     assert resolved.exists(), f"{_rel(path)}: link to {target} points at nothing"
     if anchor and resolved.suffix == ".md":
         assert anchor in _anchors(resolved), (

@@ -4,6 +4,7 @@ this process, errors reported per run, instances kept here, the data shared read
 from __future__ import annotations
 
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -186,3 +187,16 @@ def test_a_shared_dataset_is_placed_where_it_lies(rng):
         arrays, _ = shared.attach(where)
         assert np.array_equal(arrays["X"], X) and not arrays["X"].flags.writeable
         shared.free(block)
+
+
+@pytest.mark.parametrize("name", frameworks.NAMES)
+def test_every_registered_adapter_pickles_for_a_worker(name):
+    """A registry instance moves to a worker as a pickle (a jax.Device does not pickle: the
+    JAX adapter sends its platform name and rebuilds the device there)."""
+    try:
+        adapter = frameworks.load(name)
+    except frameworks.FrameworkUnavailable as error:
+        pytest.skip(str(error))
+    assert movable(adapter)
+    rebuilt = pickle.loads(pickle.dumps(adapter))
+    assert type(rebuilt) is type(adapter) and rebuilt.versions() == adapter.versions()
